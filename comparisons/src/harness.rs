@@ -1,0 +1,114 @@
+//! Timing harness shared by every workload: warm-up, repetitions, median, CSV line.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+/// Timed repetitions after one warm-up; the median of these is reported.
+pub const REPETITIONS: usize = 11;
+
+/// One CSV row of the output contract.
+pub struct Row {
+    pub system: &'static str,
+    pub workload: &'static str,
+    pub param: String,
+    pub median_ns_per_op: f64,
+    pub ops_per_sec: f64,
+}
+
+impl Row {
+    pub fn print(&self) {
+        println!(
+            "{},{},{},{:.1},{:.0}",
+            self.system, self.workload, self.param, self.median_ns_per_op, self.ops_per_sec
+        );
+    }
+}
+
+pub const HEADER: &str = "system,workload,param,median_ns_per_op,ops_per_sec";
+
+type Run = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// One system's implementation of a workload.
+pub struct System {
+    name: &'static str,
+    run: Run,
+}
+
+/// Wraps an async workload body for [`compare`].
+pub fn system<F, Fut>(name: &'static str, run: F) -> System
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    System {
+        name,
+        run: Box::new(move || Box::pin(run())),
+    }
+}
+
+/// Runs every system once to warm up, then [`REPETITIONS`] rounds in which each system
+/// runs once, interleaved, so that a noisy moment on the machine hits every system
+/// alike; reports each system's median time divided by `ops`. Everything runs inside a
+/// task spawned on the caller's (multi-thread) runtime, as the contract asks.
+pub async fn compare(workload: &'static str, param: String, ops: u64, systems: Vec<System>) -> Vec<Row> {
+    let samples = tokio::spawn(async move {
+        for system in &systems {
+            (system.run)().await;
+        }
+        let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(REPETITIONS); systems.len()];
+        for _ in 0..REPETITIONS {
+            for (system, samples) in systems.iter().zip(samples.iter_mut()) {
+                let start = Instant::now();
+                (system.run)().await;
+                samples.push(start.elapsed());
+            }
+        }
+        systems.iter().map(|s| s.name).zip(samples).collect::<Vec<_>>()
+    })
+    .await
+    .expect("workload panicked");
+    samples
+        .into_iter()
+        .map(|(name, samples)| row(name, workload, param.clone(), ops, samples))
+        .collect()
+}
+
+/// For workloads that run on plain threads: same warm-up and median, no runtime.
+#[allow(dead_code)] // used by the thread-pool workloads
+pub fn measure_blocking(
+    system: &'static str,
+    workload: &'static str,
+    param: String,
+    ops: u64,
+    run: impl Fn(),
+) -> Row {
+    run();
+    let samples = (0..REPETITIONS)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            start.elapsed()
+        })
+        .collect();
+    row(system, workload, param, ops, samples)
+}
+
+fn row(
+    system: &'static str,
+    workload: &'static str,
+    param: String,
+    ops: u64,
+    mut samples: Vec<Duration>,
+) -> Row {
+    samples.sort();
+    let median = samples[samples.len() / 2];
+    let ns_per_op = median.as_nanos() as f64 / ops as f64;
+    Row {
+        system,
+        workload,
+        param,
+        median_ns_per_op: ns_per_op,
+        ops_per_sec: 1e9 / ns_per_op,
+    }
+}

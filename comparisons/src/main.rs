@@ -1,0 +1,45 @@
+//! steadfast's benchmark workloads, on steadfast and on peer crates.
+//!
+//! `cargo run --release -p steadfast-comparisons -- <workload>...` (or `all`) prints one
+//! CSV line per system: `system,workload,param,median_ns_per_op,ops_per_sec`, the median
+//! of several timed repetitions after a warm-up, measured inside a task spawned on a
+//! multi-thread tokio runtime with its default workers.
+
+mod group_workloads;
+mod harness;
+
+use harness::{HEADER, Row};
+
+const WORKLOADS: &[&str] = &["w1", "w2", "w3"];
+
+fn main() {
+    let mut wanted: Vec<String> = std::env::args().skip(1).collect();
+    if wanted.is_empty() || wanted.iter().any(|w| w == "all") {
+        wanted = WORKLOADS.iter().map(|w| w.to_string()).collect();
+    }
+    if let Some(unknown) = wanted.iter().find(|w| !WORKLOADS.contains(&w.as_str())) {
+        eprintln!(
+            "unknown workload `{unknown}`; known: {} or all",
+            WORKLOADS.join(", ")
+        );
+        std::process::exit(2);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    println!("{HEADER}");
+    for workload in wanted {
+        let rows: Vec<Row> = runtime.block_on(async {
+            match workload.as_str() {
+                "w1" => group_workloads::w1().await,
+                "w2" => group_workloads::w2().await,
+                "w3" => group_workloads::w3().await,
+                _ => unreachable!("checked above"),
+            }
+        });
+        for row in rows {
+            row.print();
+        }
+    }
+}

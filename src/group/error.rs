@@ -1,0 +1,178 @@
+//! Errors of the group module: why a member failed, and the misuses a group refuses.
+
+use std::error::Error;
+use std::fmt;
+
+use crate::Panic;
+
+/// Why a group member (or a whole group) failed.
+///
+/// `E` is the error type the members return. A panic is a failure like any other: it
+/// cancels the group and is reported here with its message, never re-raised behind your
+/// back (call [`resume_panic`](GroupError::resume_panic) if you want it to stay a panic).
+#[non_exhaustive]
+pub enum GroupError<E> {
+    /// The member returned `Err`.
+    Failed(E),
+    /// The member panicked; the [`Panic`] keeps the message and payload.
+    Panicked(Panic),
+    /// The member was aborted before it finished, which only happens when its tokio
+    /// runtime shuts down while the group is still waiting.
+    Aborted,
+    /// The group was configured with an invalid limit (from [`try_map`](crate::try_map)).
+    Limit(LimitError),
+}
+
+impl<E> GroupError<E> {
+    /// Whether the member panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, GroupError::Panicked(_))
+    }
+
+    /// The caught panic, if the member panicked.
+    pub fn panic(&self) -> Option<&Panic> {
+        match self {
+            GroupError::Panicked(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The member's own error, if it returned one.
+    pub fn failure(&self) -> Option<&E> {
+        match self {
+            GroupError::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Takes the member's own error, if it returned one.
+    pub fn into_failure(self) -> Option<E> {
+        match self {
+            GroupError::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Re-raises a caught panic with its original payload; any other error is returned
+    /// unchanged.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use steadfast::{BoxError, Group};
+    ///
+    /// let mut group: Group = Group::new();
+    /// group.spawn(async { Err::<(), BoxError>("plain error".into()) }).await;
+    /// let err = group.wait().await.unwrap_err();
+    /// // Not a panic: handed back as it is.
+    /// assert_eq!(err.resume_panic().to_string(), "plain error");
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `self` is [`GroupError::Panicked`]: the original panic resumes.
+    pub fn resume_panic(self) -> Self {
+        match self {
+            GroupError::Panicked(p) => p.resume(),
+            other => other,
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupError::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+            GroupError::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
+            GroupError::Aborted => f.write_str("Aborted"),
+            GroupError::Limit(l) => f.debug_tuple("Limit").field(l).finish(),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupError::Failed(e) => e.fmt(f),
+            GroupError::Panicked(p) => write!(f, "group member {p}"),
+            GroupError::Aborted => {
+                f.write_str("group member was aborted before it finished (its runtime shut down)")
+            }
+            GroupError::Limit(l) => l.fmt(f),
+        }
+    }
+}
+
+/// Bounded on `Debug + Display` rather than `Error` so that `GroupError<BoxError>` is an
+/// error too (`Box<dyn Error>` is not itself an `Error`) and `?` works on it. The member's
+/// own error is shown by `Display`; `source` exposes panics and limit errors.
+impl<E: fmt::Debug + fmt::Display> Error for GroupError<E> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            GroupError::Failed(_) => None,
+            GroupError::Panicked(p) => Some(p),
+            GroupError::Aborted => None,
+            GroupError::Limit(l) => Some(l),
+        }
+    }
+}
+
+impl<E> From<LimitError> for GroupError<E> {
+    fn from(error: LimitError) -> Self {
+        GroupError::Limit(error)
+    }
+}
+
+/// A limit the group refuses to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitError {
+    /// A limit of 0 would block every spawn forever (Go's errgroup hangs here; we refuse).
+    #[error("a group limit must be at least 1: a limit of 0 would block every spawn forever")]
+    Zero,
+    /// The limit cannot change while members run (Go's errgroup panics here).
+    #[error(
+        "cannot change the limit of a group while {active} of its members are still running; \
+         wait for them to finish (or use a new group) first"
+    )]
+    MembersActive {
+        /// How many members were running when the change was refused.
+        active: usize,
+    },
+}
+
+/// [`try_spawn`](crate::Group::try_spawn) found the group at its limit; the future is
+/// handed back untouched.
+pub struct LimitReached<F> {
+    /// The future that was not started.
+    pub future: F,
+    /// The group's limit at the time.
+    pub limit: usize,
+}
+
+impl<F> LimitReached<F> {
+    /// Gives the future back.
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+}
+
+impl<F> fmt::Debug for LimitReached<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LimitReached")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> fmt::Display for LimitReached<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the group already runs {} members, its limit; try again when one finishes",
+            self.limit
+        )
+    }
+}
+
+impl<F> Error for LimitReached<F> {}

@@ -1,0 +1,238 @@
+//! Groups whose members return values, collected in submission order.
+
+use std::future::Future;
+
+use super::engine::Engine;
+use super::error::{GroupError, LimitError, LimitReached};
+use crate::{BoxError, CancellationToken, Joined};
+
+/// A [`Group`](crate::Group) whose members return values: `results[i]` is the result of
+/// the `i`-th member submitted, whatever order they finish in.
+///
+/// Same semantics as `Group` (first error cancels the token, limit with backpressure,
+/// panics are failures). No result is lost when other members fail:
+/// [`wait_outcomes`](ResultGroup::wait_outcomes) hands back every member's outcome.
+///
+/// ```
+/// use steadfast::ResultGroup;
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let mut group: ResultGroup<u64, String> = ResultGroup::new();
+/// for delay in [30, 10, 20] {
+///     group.spawn(async move {
+///         tokio::time::sleep(Duration::from_millis(delay)).await;
+///         Ok(delay)
+///     }).await;
+/// }
+/// assert_eq!(group.wait().await.unwrap(), vec![30, 10, 20]); // submission order
+/// # }
+/// ```
+///
+/// # Drop
+///
+/// As for [`Group`](crate::Group): dropping it cancels the token and aborts every member.
+#[must_use = "a group does nothing useful unless waited on; dropping it aborts its members"]
+pub struct ResultGroup<T, E = BoxError> {
+    engine: Engine<T, E>,
+}
+
+impl<T: Send + 'static, E: Send + 'static> Default for ResultGroup<T, E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + 'static, E: Send + 'static> ResultGroup<T, E> {
+    /// A group with its own token and no limit.
+    pub fn new() -> Self {
+        Self {
+            engine: Engine::new(CancellationToken::new(), true),
+        }
+    }
+
+    /// A group whose token is a child of `parent`; see
+    /// [`Group::with_cancel`](crate::Group::with_cancel).
+    pub fn with_cancel(parent: &CancellationToken) -> (Self, CancellationToken) {
+        let token = parent.child_token();
+        let group = Self {
+            engine: Engine::new(token.clone(), true),
+        };
+        (group, token)
+    }
+
+    /// The group's token, for members to watch.
+    pub fn token(&self) -> &CancellationToken {
+        self.engine.token()
+    }
+
+    /// Caps how many members run at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`Group::set_limit`](crate::Group::set_limit).
+    pub fn set_limit(&mut self, limit: usize) -> Result<(), LimitError> {
+        self.engine.set_limit(Some(limit))
+    }
+
+    /// The current limit, if any.
+    pub fn limit(&self) -> Option<usize> {
+        self.engine.limit()
+    }
+
+    /// Starts `member` (its result goes to the next position), waiting for a slot when
+    /// limited.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped call submitted nothing and took no position.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub async fn spawn<F>(&mut self, member: F)
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.engine.spawn(member).await
+    }
+
+    /// Starts `member` only if a slot is free right now.
+    ///
+    /// # Errors
+    ///
+    /// [`LimitReached`] with the future handed back.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    #[track_caller]
+    pub fn try_spawn<F>(&mut self, member: F) -> Result<(), LimitReached<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.engine.try_spawn(member)
+    }
+
+    /// Waits for every member; every value in submission order, or the first error in
+    /// time.
+    ///
+    /// # Errors
+    ///
+    /// The first failure, as [`Group::wait`](crate::Group::wait).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future aborts every member still running.
+    pub async fn wait(mut self) -> Result<Vec<T>, GroupError<E>> {
+        let mut finished = self.engine.finish().await;
+        if let Some(error) = finished.take_first_failure() {
+            return Err(error);
+        }
+        Ok(finished.into_outcomes().filter_map(Result::ok).collect())
+    }
+
+    /// Waits for every member; every value in submission order, or every error joined in
+    /// submission order.
+    ///
+    /// # Errors
+    ///
+    /// A [`Joined`] list of every failure.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](ResultGroup::wait).
+    pub async fn wait_all(mut self) -> Result<Vec<T>, Joined<GroupError<E>>> {
+        let finished = self.engine.finish().await;
+        let mut values = Vec::with_capacity(finished.submitted);
+        let mut errors = Vec::new();
+        for outcome in finished.into_outcomes() {
+            match outcome {
+                Ok(v) => values.push(v),
+                Err(e) => errors.push(e),
+            }
+        }
+        match Joined::new(errors) {
+            Some(joined) => Err(joined),
+            None => Ok(values),
+        }
+    }
+
+    /// Waits for every member and returns each one's outcome, in submission order:
+    /// nothing is lost, successes after a failure included.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](ResultGroup::wait).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut group: steadfast::ResultGroup<u32, String> = steadfast::ResultGroup::new();
+    /// group.spawn(async { Ok(1) }).await;
+    /// group.spawn(async { Err("two".to_owned()) }).await;
+    /// group.spawn(async { Ok(3) }).await;
+    /// let outcomes = group.wait_outcomes().await;
+    /// assert_eq!(outcomes.len(), 3);
+    /// assert_eq!(*outcomes[2].as_ref().unwrap(), 3);
+    /// # }
+    /// ```
+    pub async fn wait_outcomes(mut self) -> Vec<Result<T, GroupError<E>>> {
+        let finished = self.engine.finish().await;
+        debug_assert_eq!(finished.entries.len(), finished.submitted);
+        finished.into_outcomes().collect()
+    }
+
+    /// Cancels the token, aborts every member, and returns once every task is gone.
+    pub async fn shutdown(mut self) {
+        self.engine.shutdown().await
+    }
+}
+
+impl<T, E> std::fmt::Debug for ResultGroup<T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultGroup").finish_non_exhaustive()
+    }
+}
+
+/// Maps `items` through `f` concurrently, at most `limit` at a time, and returns the
+/// results in input order.
+///
+/// The first failure cancels the map: items not yet started are never started, and the
+/// error is returned once the running ones have ended.
+///
+/// # Errors
+///
+/// The first failure in time ([`GroupError::Failed`] or [`GroupError::Panicked`]), or
+/// [`GroupError::Limit`] for a limit of 0.
+///
+/// # Panics
+///
+/// Outside a tokio runtime.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let squares = steadfast::try_map(1..=5_u64, 2, |n| async move { Ok::<_, String>(n * n) }).await;
+/// assert_eq!(squares.unwrap(), vec![1, 4, 9, 16, 25]);
+///
+/// let err = steadfast::try_map(1..=5_u64, 0, |n| async move { Ok::<_, String>(n) }).await;
+/// assert!(matches!(err, Err(steadfast::GroupError::Limit(steadfast::LimitError::Zero))));
+/// # }
+/// ```
+pub async fn try_map<I, F, Fut, T, E>(items: I, limit: usize, mut f: F) -> Result<Vec<T>, GroupError<E>>
+where
+    I: IntoIterator,
+    F: FnMut(I::Item) -> Fut,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let mut group = ResultGroup::new();
+    group.set_limit(limit)?;
+    for item in items {
+        if group.token().is_cancelled() {
+            break;
+        }
+        group.spawn(f(item)).await;
+    }
+    group.wait().await
+}

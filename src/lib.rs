@@ -1,0 +1,91 @@
+//! # steadfast: concurrent work that is owned, supervised and never lost
+//!
+//! Every task steadfast starts has an **owner** that waits for it, sees its errors and
+//! panics, can cancel it and, where asked, restarts it. When the owner's wait returns,
+//! nothing it owned is still running; when the owner is dropped, what it owned is
+//! cancelled and aborted. Panics in your code become values with their message
+//! ([`Panic`]), never a silent loss and never a process abort.
+//!
+//! ## Which primitive?
+//!
+//! ```text
+//! Do you have a batch of work that ends?
+//! ├─ yes: must all of it succeed, and should the first failure stop the rest?
+//! │   ├─ yes, side effects only ............ Group            (errgroup)
+//! │   ├─ yes, with values in input order ... ResultGroup, try_map
+//! │   └─ no, I want every error ............ Group::wait_all / ResultGroup::wait_outcomes
+//! └─ no: it is a long-running service
+//!     ├─ it has a run(cancel) lifecycle ..... Runner (+ Exclusive if it can't run twice)
+//!     └─ ... more primitives (Task, Agent, GenServer, Supervisor, task runners) are on
+//!        their way; see the README's roadmap.
+//! ```
+//!
+//! ## Runner: the lifecycle contract
+//!
+//! A [`Runner`] is Go's runner pattern: `run(cancel)` returns `Ok` when done, `Err` when
+//! it failed, and returns promptly once `cancel` fires. Closures taking a
+//! [`CancellationToken`] are runners; [`BoxRunner`] holds runners of different types.
+//!
+//! ## Group: fan-out, first error cancels the rest
+//!
+//! ```
+//! use steadfast::{BoxError, CancellationToken, Group};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), BoxError> {
+//! let shutdown = CancellationToken::new();
+//! let (mut group, token) = Group::<BoxError>::with_cancel(&shutdown);
+//! group.set_limit(4)?; // at most 4 at once; spawn waits for a slot
+//! for url in ["a", "b", "c"] {
+//!     let token = token.clone();
+//!     group.spawn(async move {
+//!         if token.is_cancelled() { return Ok(()); }
+//!         let _page = format!("fetched {url}");
+//!         Ok(())
+//!     }).await;
+//! }
+//! group.wait().await?; // every member has ended here
+//! # Ok(()) }
+//! ```
+//!
+//! ## Results in order
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let lengths = steadfast::try_map(["tokio", "rayon", "serde"], 2, |name| async move {
+//!     Ok::<_, std::convert::Infallible>(name.len())
+//! }).await.unwrap();
+//! assert_eq!(lengths, vec![5, 5, 5]);
+//! # }
+//! ```
+//!
+//! ## Contracts
+//!
+//! * **Structured lifetimes**: waiting returns only after every member ended; dropping
+//!   an owner cancels and aborts what it owned.
+//! * **Cancellation flows down**: tokens are [`CancellationToken`]s; a group's token is
+//!   a child of its parent's, and a group never cancels its parent.
+//! * **Panics are failures**: caught, kept as [`Panic`] with the message, reported to the
+//!   owner; [`Panic::resume`] re-raises one when you want that.
+//! * **Typed errors**: every module has its own error enum with messages a person can
+//!   act on ([`GroupError`], [`LimitError`], [`LimitReached`], [`AlreadyRunning`]).
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms,
+    clippy::undocumented_unsafe_blocks
+)]
+
+mod error;
+pub mod group;
+mod panic;
+mod runner;
+
+pub use error::{BoxError, Joined};
+pub use group::{Group, GroupError, LimitError, LimitReached, ResultGroup, try_map};
+pub use panic::Panic;
+pub use runner::{AlreadyRunning, BoxRunner, Exclusive, Runner};
+/// Cooperative cancellation, re-exported from `tokio-util`: cancelling a token cancels
+/// its children, never its parent.
+pub use tokio_util::sync::CancellationToken;
