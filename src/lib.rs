@@ -81,11 +81,13 @@ mod error;
 pub mod group;
 mod panic;
 mod runner;
+pub mod task;
 
 pub use error::{BoxError, Joined};
 pub use group::{Group, GroupError, LimitError, LimitReached, ResultGroup, try_map};
 pub use panic::Panic;
 pub use runner::{AlreadyRunning, BoxRunner, Exclusive, Runner};
+pub use task::{Task, TaskError};
 /// Cooperative cancellation, re-exported from `tokio-util`: cancelling a token cancels
 /// its children, never its parent.
 pub use tokio_util::sync::CancellationToken;

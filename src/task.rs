@@ -1,0 +1,443 @@
+//! [`Task<T>`]: Elixir's `Task` for tokio. A spawned computation whose result is computed
+//! once and can be awaited from any number of clones.
+//!
+//! ```
+//! use steadfast::Task;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let answer: Task<u32, String> = Task::spawn(async { Ok(21) });
+//! let doubled = answer.clone().map(|n| n * 2);
+//! assert_eq!(answer.await.unwrap(), 21);
+//! assert_eq!(doubled.await.unwrap(), 42);
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+
+use crate::panic::CatchPanic;
+use crate::{BoxError, Panic};
+
+/// Why a [`Task`] produced no value.
+///
+/// Cloneable, because every awaiter of a task gets the same outcome: the task's own
+/// error and a caught panic are shared behind an `Arc`.
+#[non_exhaustive]
+pub enum TaskError<E> {
+    /// The task's future returned `Err`.
+    Failed(Arc<E>),
+    /// The task panicked; the message is kept.
+    Panicked(Arc<Panic>),
+    /// The task was aborted ([`Task::abort`], or every handle was dropped) before it
+    /// finished.
+    Aborted,
+    /// [`Task::await_timeout`] gave up waiting; the task itself keeps running.
+    Timeout(Duration),
+}
+
+impl<E> TaskError<E> {
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked(_))
+    }
+
+    /// The caught panic, if the task panicked.
+    pub fn panic(&self) -> Option<&Panic> {
+        match self {
+            TaskError::Panicked(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The task's own error, if it returned one.
+    pub fn failure(&self) -> Option<&E> {
+        match self {
+            TaskError::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl<E> Clone for TaskError<E> {
+    fn clone(&self) -> Self {
+        match self {
+            TaskError::Failed(e) => TaskError::Failed(Arc::clone(e)),
+            TaskError::Panicked(p) => TaskError::Panicked(Arc::clone(p)),
+            TaskError::Aborted => TaskError::Aborted,
+            TaskError::Timeout(d) => TaskError::Timeout(*d),
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for TaskError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+            TaskError::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
+            TaskError::Aborted => f.write_str("Aborted"),
+            TaskError::Timeout(d) => f.debug_tuple("Timeout").field(d).finish(),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for TaskError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Failed(e) => e.fmt(f),
+            TaskError::Panicked(p) => write!(f, "task {p}"),
+            TaskError::Aborted => f.write_str("task was aborted before it finished"),
+            TaskError::Timeout(d) => write!(f, "task did not finish within {d:?} (it is still running)"),
+        }
+    }
+}
+
+/// See [`GroupError`](crate::GroupError)'s `Error` impl for why the bound is
+/// `Debug + Display`.
+impl<E: fmt::Debug + fmt::Display> std::error::Error for TaskError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TaskError::Panicked(p) => Some(&**p),
+            _ => None,
+        }
+    }
+}
+
+type Outcome<T, E> = Result<T, TaskError<E>>;
+
+/// One pending wait inside [`Task::await_all`].
+type BoxWait<'a, T, E> = Pin<Box<dyn Future<Output = Outcome<T, E>> + Send + 'a>>;
+
+/// The result slot shared by the running future and every handle.
+struct Slot<T, E> {
+    outcome: OnceLock<Outcome<T, E>>,
+    ready: Notify,
+}
+
+impl<T, E> Slot<T, E> {
+    fn fill(&self, outcome: Outcome<T, E>) {
+        // The first outcome wins: a late abort cannot overwrite a finished result.
+        let _ = self.outcome.set(outcome);
+        self.ready.notify_waiters();
+    }
+}
+
+/// Lives inside the spawned future: if that future is dropped before it produced an
+/// outcome (abort, runtime shutdown), the awaiters learn it at once.
+struct Filler<T, E> {
+    slot: Arc<Slot<T, E>>,
+}
+
+impl<T, E> Drop for Filler<T, E> {
+    fn drop(&mut self) {
+        if self.slot.outcome.get().is_none() {
+            self.slot.fill(Err(TaskError::Aborted));
+        }
+    }
+}
+
+/// Aborts the task when the last handle goes away.
+struct Owner<T, E> {
+    slot: Arc<Slot<T, E>>,
+    abort: AbortHandle,
+}
+
+impl<T, E> Drop for Owner<T, E> {
+    fn drop(&mut self) {
+        self.abort.abort();
+    }
+}
+
+/// A spawned computation with a result computed once and shared by every clone.
+///
+/// * Await it (it implements [`IntoFuture`]) from as many clones as you like: each gets a
+///   clone of the same outcome, so `T: Clone`.
+/// * A panic inside the task gives every awaiter [`TaskError::Panicked`] with the message.
+/// * [`map`](Task::map) transforms the result without waiting; [`Task::await_all`] waits
+///   for many, in input order, failing fast.
+///
+/// # Drop
+///
+/// The task belongs to its handles: when the **last** clone is dropped, the task is
+/// aborted (at its next `.await`), like a JoinSet member and unlike a bare tokio
+/// `JoinHandle`, which detaches. Keep a clone alive for as long as the work matters.
+///
+/// # Panics
+///
+/// [`Task::spawn`] panics outside a tokio runtime.
+pub struct Task<T, E = BoxError> {
+    owner: Arc<Owner<T, E>>,
+}
+
+impl<T, E> Clone for Task<T, E> {
+    fn clone(&self) -> Self {
+        Self {
+            owner: Arc::clone(&self.owner),
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for Task<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("finished", &self.owner.slot.outcome.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, E> Task<T, E>
+where
+    T: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    /// Spawns `future` on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let task: steadfast::Task<&str, String> = steadfast::Task::spawn(async { Ok("done") });
+    /// assert_eq!(task.await.unwrap(), "done");
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(future: F) -> Self
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        Self::spawn_outcome(async move { future.await.map_err(|error| TaskError::Failed(Arc::new(error))) })
+    }
+
+    /// Spawns a future that produces the outcome itself (`map` passes errors through).
+    #[track_caller]
+    fn spawn_outcome<F>(future: F) -> Self
+    where
+        F: Future<Output = Outcome<T, E>> + Send + 'static,
+    {
+        let slot = Arc::new(Slot {
+            outcome: OnceLock::new(),
+            ready: Notify::new(),
+        });
+        let filler = Filler {
+            slot: Arc::clone(&slot),
+        };
+        let handle = tokio::spawn(async move {
+            let outcome = match CatchPanic::new(future).await {
+                Ok(outcome) => outcome,
+                Err(panic) => {
+                    tracing::debug!(message = panic.message(), "task panicked");
+                    Err(TaskError::Panicked(Arc::new(panic)))
+                }
+            };
+            filler.slot.fill(outcome);
+        });
+        Self {
+            owner: Arc::new(Owner {
+                slot,
+                abort: handle.abort_handle(),
+            }),
+        }
+    }
+
+    /// Whether the outcome is known (finished, failed, panicked or aborted).
+    pub fn is_finished(&self) -> bool {
+        self.owner.slot.outcome.get().is_some()
+    }
+
+    /// Aborts the task. Every awaiter then gets [`TaskError::Aborted`], unless the task
+    /// had already finished, in which case its outcome stands. Idempotent.
+    ///
+    /// ```
+    /// use steadfast::{Task, TaskError};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let task: Task<(), String> = Task::spawn(std::future::pending());
+    /// task.abort();
+    /// assert!(matches!(task.await, Err(TaskError::Aborted)));
+    /// # }
+    /// ```
+    pub fn abort(&self) {
+        self.owner.abort.abort();
+    }
+
+    /// Waits for the outcome.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Failed`], [`TaskError::Panicked`] or [`TaskError::Aborted`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the wait leaves the task running (other handles can still
+    /// await it).
+    pub async fn wait(&self) -> Result<T, TaskError<E>> {
+        let slot = &self.owner.slot;
+        loop {
+            let ready = slot.ready.notified();
+            tokio::pin!(ready);
+            // Register before looking, so an outcome filled in between is not missed.
+            ready.as_mut().enable();
+            if let Some(outcome) = slot.outcome.get() {
+                return outcome.clone();
+            }
+            ready.await;
+        }
+    }
+
+    /// Waits at most `timeout` (Elixir's `Task.await/2`; the task keeps running when the
+    /// wait gives up, like `Task.yield/2`).
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Timeout`] when the time runs out, or the task's own outcome.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::{Task, TaskError};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let slow: Task<(), String> = Task::spawn(async {
+    ///     tokio::time::sleep(Duration::from_secs(10)).await;
+    ///     Ok(())
+    /// });
+    /// let err = slow.await_timeout(Duration::from_secs(1)).await.unwrap_err();
+    /// assert!(matches!(err, TaskError::Timeout(_)));
+    /// assert!(slow.await.is_ok()); // it kept running
+    /// # }
+    /// ```
+    pub async fn await_timeout(&self, timeout: Duration) -> Result<T, TaskError<E>> {
+        match tokio::time::timeout(timeout, self.wait()).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(TaskError::Timeout(timeout)),
+        }
+    }
+
+    /// Waits and returns the value, panicking on any error (Elixir's `Task.await`
+    /// raising in the caller).
+    ///
+    /// # Panics
+    ///
+    /// When the task failed, panicked (the message is repeated) or was aborted.
+    pub async fn must_await(self) -> T
+    where
+        E: fmt::Display,
+    {
+        match self.wait().await {
+            Ok(value) => value,
+            Err(error) => panic!("must_await: {error}"),
+        }
+    }
+
+    /// A new task whose value is `f` applied to this one's, computed as soon as this one
+    /// finishes, without anyone waiting. Errors pass through; a panic in `f` is the new
+    /// task's panic.
+    ///
+    /// The new task keeps this one alive (it holds a handle).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let n: steadfast::Task<u32, String> = steadfast::Task::spawn(async { Ok(20) });
+    /// let label = n.map(|v| format!("{} items", v + 1));
+    /// assert_eq!(label.await.unwrap(), "21 items");
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn map<U, F>(self, f: F) -> Task<U, E>
+    where
+        U: Clone + Send + Sync + 'static,
+        F: FnOnce(T) -> U + Send + 'static,
+    {
+        Task::spawn_outcome(async move {
+            let value = self.wait().await?;
+            Ok(f(value))
+        })
+    }
+
+    /// Waits for every task and returns their values in input order; returns as soon as
+    /// one fails or panics (not after slower earlier tasks), and then **aborts the
+    /// others** (through these handles; clones elsewhere see [`TaskError::Aborted`]).
+    ///
+    /// # Errors
+    ///
+    /// The first error observed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future drops the handles it was given (aborting any task
+    /// no other clone keeps).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::Task;
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let fetches: Vec<Task<String, String>> = ["a", "b", "c"]
+    ///     .into_iter()
+    ///     .map(|name| Task::spawn(async move { Ok(format!("page {name}")) }))
+    ///     .collect();
+    /// let pages = Task::await_all(fetches).await.unwrap();
+    /// assert_eq!(pages, ["page a", "page b", "page c"]);
+    /// # }
+    /// ```
+    pub async fn await_all(tasks: impl IntoIterator<Item = Task<T, E>>) -> Result<Vec<T>, TaskError<E>> {
+        let tasks: Vec<Task<T, E>> = tasks.into_iter().collect();
+        let mut values: Vec<Option<T>> = vec![None; tasks.len()];
+        let mut waits: Vec<Option<BoxWait<'_, T, E>>> = tasks
+            .iter()
+            .map(|t| Some(Box::pin(t.wait()) as BoxWait<'_, T, E>))
+            .collect();
+        let mut pending = tasks.len();
+        let failure = std::future::poll_fn(|cx| {
+            for (i, slot) in waits.iter_mut().enumerate() {
+                let Some(wait) = slot else { continue };
+                if let std::task::Poll::Ready(outcome) = wait.as_mut().poll(cx) {
+                    *slot = None;
+                    pending -= 1;
+                    match outcome {
+                        Ok(value) => values[i] = Some(value),
+                        Err(error) => return std::task::Poll::Ready(Some(error)),
+                    }
+                }
+            }
+            if pending == 0 {
+                std::task::Poll::Ready(None)
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        drop(waits);
+        if let Some(error) = failure {
+            for task in &tasks {
+                task.abort();
+            }
+            return Err(error);
+        }
+        Ok(values
+            .into_iter()
+            .map(|v| v.expect("every task finished"))
+            .collect())
+    }
+}
+
+impl<T, E> IntoFuture for Task<T, E>
+where
+    T: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    type Output = Result<T, TaskError<E>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    /// `task.await` waits for the outcome; see [`Task::wait`].
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.wait().await })
+    }
+}
