@@ -14,10 +14,27 @@
 //! │   ├─ yes, side effects only ............ Group            (errgroup)
 //! │   ├─ yes, with values in input order ... ResultGroup, try_map
 //! │   └─ no, I want every error ............ Group::wait_all / ResultGroup::wait_outcomes
-//! └─ no: it is a long-running service
+//! ├─ one computation whose result several parties await ... Task<T> (await_all, map)
+//! └─ no: it is long-running
 //!     ├─ it has a run(cancel) lifecycle ..... Runner (+ Exclusive if it can't run twice)
-//!     └─ ... more primitives (Task, Agent, GenServer, Supervisor, task runners) are on
-//!        their way; see the README's roadmap.
+//!     ├─ it is state others read and change . Agent<S> (update / cast / get_with)
+//!     └─ GenServer, Supervisor and task runners are on their way (see the README).
+//! ```
+//!
+//! ## Task and Agent
+//!
+//! ```
+//! use steadfast::{Agent, Task};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let hits = Agent::new(0_u64);
+//! hits.cast(|n| *n += 1).unwrap();
+//! let report: Task<u64, steadfast::AgentError> = Task::spawn({
+//!     let hits = hits.clone();
+//!     async move { hits.get().await }
+//! });
+//! assert_eq!(report.await.unwrap(), 1);
+//! # }
 //! ```
 //!
 //! ## Runner: the lifecycle contract
@@ -67,7 +84,8 @@
 //! * **Panics are failures**: caught, kept as [`Panic`] with the message, reported to the
 //!   owner; [`Panic::resume`] re-raises one when you want that.
 //! * **Typed errors**: every module has its own error enum with messages a person can
-//!   act on ([`GroupError`], [`LimitError`], [`LimitReached`], [`AlreadyRunning`]).
+//!   act on ([`GroupError`], [`LimitError`], [`LimitReached`], [`AlreadyRunning`],
+//!   [`TaskError`], [`AgentError`]).
 
 #![warn(
     missing_docs,
@@ -77,12 +95,14 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+pub mod agent;
 mod error;
 pub mod group;
 mod panic;
 mod runner;
 pub mod task;
 
+pub use agent::{Agent, AgentError};
 pub use error::{BoxError, Joined};
 pub use group::{Group, GroupError, LimitError, LimitReached, ResultGroup, try_map};
 pub use panic::Panic;

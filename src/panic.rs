@@ -135,8 +135,12 @@ impl<F: Future> Future for CatchPanic<F> {
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(value)) => {
-                inner.set(None);
-                Poll::Ready(Ok(value))
+                // Drop the finished future here, where a panic in its destructor is
+                // caught and reported, not in the owner's frame.
+                match catch_unwind(AssertUnwindSafe(|| inner.set(None))) {
+                    Ok(()) => Poll::Ready(Ok(value)),
+                    Err(payload) => Poll::Ready(Err(Panic::from_payload(payload))),
+                }
             }
             Err(payload) => {
                 // A panic in the broken future's destructor is caught too, so that the

@@ -246,3 +246,65 @@ async fn try_map_reports_panics_with_their_message() {
         other => panic!("expected a panic, got {other:?}"),
     }
 }
+
+/// A member whose destructor panics is reported as that member's panic and gives its
+/// slot back (found in review: the worker must not unwind).
+#[tokio::test]
+async fn a_panicking_destructor_is_a_reported_failure_and_frees_its_slot() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("destructor broke");
+            }
+        }
+    }
+    for limit in [None, Some(1)] {
+        let mut group: ResultGroup<u32, BoxError> = ResultGroup::new();
+        if let Some(limit) = limit {
+            group.set_limit(limit).unwrap();
+        }
+        group
+            .spawn(async {
+                let guard = PanicsOnDrop;
+                tokio::task::yield_now().await;
+                let _keep = &guard;
+                Ok(1)
+            })
+            .await;
+        for i in 2..5 {
+            group.spawn(async move { Ok(i) }).await;
+        }
+        let outcomes = group.wait_outcomes().await;
+        assert_eq!(outcomes.len(), 4, "limit {limit:?}");
+        assert_eq!(
+            outcomes[0].as_ref().unwrap_err().panic().unwrap().message(),
+            "destructor broke"
+        );
+        assert_eq!(
+            outcomes[1..]
+                .iter()
+                .map(|o| *o.as_ref().unwrap())
+                .collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
+    }
+}
+
+/// try_spawn takes positions like spawn: results stay in submission order.
+#[tokio::test]
+async fn try_spawn_keeps_submission_order_in_result_groups() {
+    let mut group: ResultGroup<u32, BoxError> = ResultGroup::new();
+    group.spawn(async { Ok(0) }).await;
+    group.try_spawn(async { Ok(1) }).unwrap();
+    group.spawn(async { Ok(2) }).await;
+    assert_eq!(
+        group
+            .wait_outcomes()
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+}

@@ -21,11 +21,14 @@
 //! bytes lands in a bigger allocation and spawning gets ~20 % slower (measured with the
 //! `w1` comparison). So an unlimited task is the member future plus one `Arc`, and its
 //! output is one pointer, `None` for a success nobody keeps.
+//!
+//! A tokio task that ends with a `JoinError` (only when its runtime shuts down: polls
+//! and destructors of members run under the panic catcher) is reported as one
+//! `Aborted` failure under its first member's index.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -121,7 +124,7 @@ pin_project_lite::pin_project! {
     struct Single<T, E, F> {
         shared: Arc<Shared<T, E>>,
         #[pin]
-        member: F,
+        member: CatchPanic<F>,
     }
 }
 
@@ -133,15 +136,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        // No `CatchPanic` (its `Option` would cost a word): after a panic this returns
-        // Ready, and tokio drops the broken future right away, catching a panic in its
-        // destructor as a `JoinError` that `collect` reports.
-        let member = this.member;
-        let result = match catch_unwind(AssertUnwindSafe(|| member.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(result)) => Ok(result),
-            Err(payload) => Err(Panic::from_payload(payload)),
-        };
+        // CatchPanic also drops the finished member under the catcher, so a panicking
+        // destructor is reported as this member's panic.
+        let result = std::task::ready!(this.member.poll(cx));
         Poll::Ready(this.shared.settle(result).map(|(first_failure, outcome)| {
             Box::new(Reported::One {
                 first_failure,
@@ -193,9 +190,11 @@ pub(crate) struct Finished<T, E> {
 }
 
 impl<T, E> Finished<T, E> {
-    /// Removes and returns the first failure in time.
+    /// Removes and returns the first failure in time (or, if no member claimed it, as
+    /// when a task was aborted by its runtime, the first failure in submission order).
     pub(crate) fn take_first_failure(&mut self) -> Option<GroupError<E>> {
-        let position = self.entries.iter().position(|e| e.first_failure)?;
+        let position = (self.entries.iter().position(|e| e.first_failure))
+            .or_else(|| self.entries.iter().position(|e| e.outcome.is_err()))?;
         self.entries.remove(position).outcome.err()
     }
 
@@ -293,7 +292,9 @@ where
             if !handle.is_finished() {
                 return true;
             }
-            match Pin::new(handle).poll(&mut cx) {
+            // Unconstrained: tokio's cooperative budget would otherwise make finished
+            // handles answer Pending after 128 polls, and nothing would be reaped.
+            match Pin::new(&mut tokio::task::unconstrained(&mut *handle)).poll(&mut cx) {
                 Poll::Ready(result) => {
                     collect(*first_index, result, reaped);
                     false
@@ -312,7 +313,7 @@ where
         let index = self.claim_index();
         let handle = tokio::spawn(Single {
             shared: Arc::clone(&self.shared),
-            member,
+            member: CatchPanic::new(member),
         });
         self.push_handle(index, handle);
     }
@@ -418,9 +419,9 @@ fn collect<T, E>(
     let reported = match result {
         Ok(None) => return,
         Ok(Some(reported)) => *reported,
-        // Members' polls run under a panic catcher, so a task only ends this way when a
-        // member's destructor panicked or its runtime shut it down; report it rather
-        // than lose it.
+        // Members run under a panic catcher (polls and destructors), so a task only ends
+        // this way when its runtime shut it down. A worker's outcomes are then reported
+        // as one `Aborted` failure under its first index: reported, not lost.
         Err(error) => Reported::One {
             first_failure: false,
             outcome: Err(if error.is_panic() {

@@ -68,8 +68,8 @@ use engine::Engine;
 ///
 /// # Panics
 ///
-/// The spawning methods panic when called outside a tokio runtime, like
-/// [`tokio::spawn`].
+/// The spawning methods panic when they must start a tokio task outside a tokio runtime,
+/// like [`tokio::spawn`] (a limited `spawn` that only queues its member does not).
 #[must_use = "a group does nothing useful unless waited on; dropping it aborts its members"]
 pub struct Group<E = BoxError> {
     engine: Engine<(), E>,

@@ -197,8 +197,9 @@ impl<T, E> std::fmt::Debug for ResultGroup<T, E> {
 /// Maps `items` through `f` concurrently, at most `limit` at a time, and returns the
 /// results in input order.
 ///
-/// The first failure cancels the map: items not yet started are never started, and the
-/// error is returned once the running ones have ended.
+/// The first failure cancels the map: no further item is submitted (at most `limit`
+/// already queued items and the one waiting for a slot still run, seeing the cancelled
+/// token), and the error is returned once every started item has ended.
 ///
 /// # Errors
 ///

@@ -1,0 +1,322 @@
+//! [`Agent<S>`]: Elixir's `Agent`. State owned by one tokio task, changed only by the
+//! closures you send it, one at a time, in the order each caller sent them.
+//!
+//! ```
+//! use steadfast::Agent;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), steadfast::AgentError> {
+//! let counter = Agent::new(0_u64);
+//! counter.cast(|n| *n += 1)?;            // returns at once
+//! counter.update(|n| *n += 10).await?;   // returns once applied
+//! assert_eq!(counter.get().await?, 11);
+//! counter.stop().await;
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{CancellationToken, Panic};
+
+/// How long a call waits for its reply unless told otherwise: OTP's and Elixir's 5 s.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an agent operation did not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// The agent has stopped (by [`Agent::stop`], by every handle being dropped, or
+    /// after a panic); nothing is sent to it any more. Returned at once, never after a
+    /// wait.
+    #[error("the agent has stopped; it accepts no more calls or casts")]
+    Stopped,
+    /// The closure of *this* call panicked. The agent stopped: state touched by a
+    /// panicking closure is not trusted.
+    #[error("the agent crashed while handling this call: {0}")]
+    Panicked(Panic),
+    /// No reply within the timeout. The operation may still be applied later; its reply
+    /// is then dropped.
+    #[error("the agent did not reply within {0:?}")]
+    Timeout(Duration),
+}
+
+enum Control {
+    Continue,
+    Crashed,
+}
+
+/// What a closure sent to the agent reports back to its loop.
+type Apply<S> = Box<dyn FnOnce(&mut S) -> Control + Send>;
+
+enum Op<S> {
+    Apply(Apply<S>),
+    /// A stop request; not counted as dropped when it is queued behind another stop.
+    Stop,
+}
+
+struct Shared {
+    /// Cancelled when the agent's task has ended, however it ended.
+    done: CancellationToken,
+    /// Operations accepted but never applied (queued behind a stop or a crash).
+    dropped: AtomicU64,
+}
+
+/// Cancels `done` when the agent task ends, even if it is aborted with its runtime.
+struct DoneGuard(Arc<Shared>);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        self.0.done.cancel();
+    }
+}
+
+/// A handle to state owned by one task. Cheap to clone; every clone talks to the same
+/// state.
+///
+/// * **Order**: operations sent by one caller are applied in the order sent.
+/// * **Panics**: a closure that panics stops the agent. The caller of that operation gets
+///   [`AgentError::Panicked`] with the message (a panicking cast is logged with
+///   `tracing`); every later operation gets [`AgentError::Stopped`] at once.
+/// * **Timeouts**: calls wait [`DEFAULT_CALL_TIMEOUT`] for their reply;
+///   [`with_timeout`](Agent::with_timeout) gives a handle with another default.
+/// * **Nothing lost quietly**: operations queued when the agent stops are not applied;
+///   callers waiting on them get `Stopped`, and [`dropped`](Agent::dropped) counts them.
+///
+/// # Drop
+///
+/// When the last handle is dropped, the agent applies what is already queued and then
+/// ends. [`stop`](Agent::stop) does the same and waits for the end.
+pub struct Agent<S> {
+    ops: mpsc::UnboundedSender<Op<S>>,
+    shared: Arc<Shared>,
+    timeout: Duration,
+}
+
+impl<S> Clone for Agent<S> {
+    fn clone(&self) -> Self {
+        Self {
+            ops: self.ops.clone(),
+            shared: Arc::clone(&self.shared),
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl<S> fmt::Debug for Agent<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Agent")
+            .field("stopped", &self.shared.done.is_cancelled())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + 'static> Agent<S> {
+    /// Starts an agent owning `state`, on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    #[track_caller]
+    pub fn new(state: S) -> Self {
+        let (ops, inbox) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            done: CancellationToken::new(),
+            dropped: AtomicU64::new(0),
+        });
+        tokio::spawn(run(state, inbox, DoneGuard(Arc::clone(&shared))));
+        Self {
+            ops,
+            shared,
+            timeout: DEFAULT_CALL_TIMEOUT,
+        }
+    }
+
+    /// A handle to the same agent whose calls wait at most `timeout` for a reply.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let agent = steadfast::Agent::new(vec![1, 2, 3]);
+    /// let patient = agent.with_timeout(Duration::from_secs(30));
+    /// assert_eq!(patient.get_with(|v| v.len()).await.unwrap(), 3);
+    /// # }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    /// Whether the agent has ended.
+    pub fn is_stopped(&self) -> bool {
+        self.shared.done.is_cancelled()
+    }
+
+    /// How many accepted operations were never applied because the agent stopped first.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    fn send(&self, apply: Apply<S>) -> Result<(), AgentError> {
+        self.ops.send(Op::Apply(apply)).map_err(|_| AgentError::Stopped)
+    }
+
+    /// Applies `f` without waiting (a cast). Returns at once.
+    ///
+    /// # Errors
+    ///
+    /// [`AgentError::Stopped`] if the agent has stopped.
+    pub fn cast(&self, f: impl FnOnce(&mut S) + Send + 'static) -> Result<(), AgentError> {
+        self.send(Box::new(move |state: &mut S| match Panic::catch(|| f(state)) {
+            Ok(()) => Control::Continue,
+            Err(panic) => {
+                tracing::error!(message = panic.message(), "agent cast panicked; the agent stops");
+                Control::Crashed
+            }
+        }))
+    }
+
+    /// Applies `f` and returns what it returns, waiting at most the handle's timeout:
+    /// the general call the others are built on (Elixir's `get_and_update`, with the
+    /// state changed in place).
+    ///
+    /// # Errors
+    ///
+    /// [`AgentError::Stopped`], [`AgentError::Panicked`] (this call's closure panicked),
+    /// or [`AgentError::Timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// If the call is dropped after it was sent, `f` is still applied; its reply is
+    /// dropped.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let queue = steadfast::Agent::new(vec!["a", "b"]);
+    /// let first = queue.get_and_update(|q| q.remove(0)).await.unwrap();
+    /// assert_eq!(first, "a");
+    /// assert_eq!(queue.get().await.unwrap(), vec!["b"]);
+    /// # }
+    /// ```
+    pub async fn get_and_update<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut S) -> R + Send + 'static,
+    ) -> Result<R, AgentError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Box::new(move |state: &mut S| match Panic::catch(|| f(state)) {
+            Ok(value) => {
+                let _ = reply.send(Ok(value));
+                Control::Continue
+            }
+            Err(panic) => {
+                tracing::error!(message = panic.message(), "agent call panicked; the agent stops");
+                let _ = reply.send(Err(AgentError::Panicked(panic)));
+                Control::Crashed
+            }
+        }))?;
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(Ok(outcome)) => outcome,
+            // The agent stopped with this call still queued.
+            Ok(Err(_)) => Err(AgentError::Stopped),
+            Err(_) => Err(AgentError::Timeout(self.timeout)),
+        }
+    }
+
+    /// Applies `f` and waits until it has been applied.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_and_update`](Agent::get_and_update).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`get_and_update`](Agent::get_and_update).
+    pub async fn update(&self, f: impl FnOnce(&mut S) + Send + 'static) -> Result<(), AgentError> {
+        self.get_and_update(f).await
+    }
+
+    /// Returns a projection of the state (the seed's `GetWith`), without cloning the
+    /// whole state.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_and_update`](Agent::get_and_update).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing changes.
+    pub async fn get_with<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&S) -> R + Send + 'static,
+    ) -> Result<R, AgentError> {
+        self.get_and_update(move |state: &mut S| f(state)).await
+    }
+
+    /// Returns a clone of the state.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_and_update`](Agent::get_and_update).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing changes.
+    pub async fn get(&self) -> Result<S, AgentError>
+    where
+        S: Clone,
+    {
+        self.get_with(S::clone).await
+    }
+
+    /// Stops the agent after the operations already queued, and waits until its task
+    /// has ended. Idempotent; safe to call from several handles at once.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the stop request is sent at once; dropping the wait does not undo it.
+    pub async fn stop(&self) {
+        let _ = self.ops.send(Op::Stop);
+        self.shared.done.cancelled().await;
+    }
+}
+
+async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, done: DoneGuard) {
+    let mut batch = Vec::with_capacity(64);
+    let mut left_behind = Vec::new();
+    'serve: while inbox.recv_many(&mut batch, 64).await > 0 {
+        let mut ops = batch.drain(..);
+        for op in ops.by_ref() {
+            let stop = match op {
+                Op::Apply(apply) => matches!(apply(&mut state), Control::Crashed),
+                Op::Stop => true,
+            };
+            if stop {
+                left_behind.extend(ops);
+                break 'serve;
+            }
+        }
+    }
+    inbox.close();
+    while let Ok(op) = inbox.try_recv() {
+        left_behind.push(op);
+    }
+    let dropped = left_behind.iter().filter(|op| matches!(op, Op::Apply(_))).count() as u64;
+    if dropped > 0 {
+        done.0.dropped.fetch_add(dropped, Ordering::Relaxed);
+        tracing::warn!(
+            dropped,
+            "agent stopped with operations still queued; they were not applied"
+        );
+    }
+    // Callers waiting on dropped calls learn `Stopped` now; then the state goes, and
+    // only then is the end announced.
+    drop(left_behind);
+    drop(state);
+    drop(done);
+}
