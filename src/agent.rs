@@ -220,7 +220,7 @@ impl<S: Send + 'static> Agent<S> {
                 Control::Crashed
             }
         }))?;
-        match tokio::time::timeout(self.timeout, answer).await {
+        match crate::deadline::within(self.timeout, answer).await {
             Ok(Ok(outcome)) => outcome,
             // The agent stopped with this call still queued.
             Ok(Err(_)) => Err(AgentError::Stopped),

@@ -18,7 +18,8 @@
 //! └─ no: it is long-running
 //!     ├─ it has a run(cancel) lifecycle ..... Runner (+ Exclusive if it can't run twice)
 //!     ├─ it is state others read and change . Agent<S> (update / cast / get_with)
-//!     └─ GenServer, Supervisor and task runners are on their way (see the README).
+//!     ├─ it is a service with a typed protocol  GenServer (call / cast, init, terminate)
+//!     └─ Supervisor and task runners are on their way (see the README).
 //! ```
 //!
 //! ## Task and Agent
@@ -85,7 +86,8 @@
 //!   owner; [`Panic::resume`] re-raises one when you want that.
 //! * **Typed errors**: every module has its own error enum with messages a person can
 //!   act on ([`GroupError`], [`LimitError`], [`LimitReached`], [`AlreadyRunning`],
-//!   [`TaskError`], [`AgentError`]).
+//!   [`TaskError`], [`AgentError`], [`gen_server::CallError`], [`gen_server::CastError`],
+//!   [`gen_server::StartError`]).
 
 #![warn(
     missing_docs,
@@ -96,7 +98,9 @@
 )]
 
 pub mod agent;
+mod deadline;
 mod error;
+pub mod gen_server;
 pub mod group;
 mod panic;
 mod runner;
@@ -104,6 +108,7 @@ pub mod task;
 
 pub use agent::{Agent, AgentError};
 pub use error::{BoxError, Joined};
+pub use gen_server::{GenServer, Server};
 pub use group::{Group, GroupError, LimitError, LimitReached, ResultGroup, try_map};
 pub use panic::Panic;
 pub use runner::{AlreadyRunning, BoxRunner, Exclusive, Runner};

@@ -51,7 +51,14 @@ where
 /// runs once, interleaved, so that a noisy moment on the machine hits every system
 /// alike; reports each system's median time divided by `ops`. Everything runs inside a
 /// task spawned on the caller's (multi-thread) runtime, as the contract asks.
-pub async fn compare(workload: &'static str, param: String, ops: u64, systems: Vec<System>) -> Vec<Row> {
+///
+/// `STEADFAST_ONLY=name[,name]` in the environment keeps only those systems (for
+/// profiling one of them).
+pub async fn compare(workload: &'static str, param: String, ops: u64, mut systems: Vec<System>) -> Vec<Row> {
+    if let Ok(only) = std::env::var("STEADFAST_ONLY") {
+        let keep: Vec<&str> = only.split(',').collect();
+        systems.retain(|s| keep.contains(&s.name));
+    }
     let samples = tokio::spawn(async move {
         for system in &systems {
             (system.run)().await;

@@ -5,12 +5,13 @@
 //! of several timed repetitions after a warm-up, measured inside a task spawned on a
 //! multi-thread tokio runtime with its default workers.
 
+mod actor_workloads;
 mod group_workloads;
 mod harness;
 
 use harness::{HEADER, Row};
 
-const WORKLOADS: &[&str] = &["w1", "w2", "w3"];
+const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w5"];
 
 fn main() {
     let mut wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +36,8 @@ fn main() {
                 "w1" => group_workloads::w1().await,
                 "w2" => group_workloads::w2().await,
                 "w3" => group_workloads::w3().await,
+                "w4" => actor_workloads::w4().await,
+                "w5" => actor_workloads::w5().await,
                 _ => unreachable!("checked above"),
             }
         });

@@ -1,0 +1,362 @@
+//! The server task and its handle.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::error::{CallError, CastError, Exit, StartError};
+use super::mailbox::{self, Rx, Tx, WeakTx};
+use super::{Context, GenServer, Options};
+use crate::panic::CatchPanic;
+use crate::{CancellationToken, Panic};
+
+type ReplyTo<G> = oneshot::Sender<Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>>;
+
+pub(crate) enum Msg<G: GenServer> {
+    Call(G::Call, ReplyTo<G>),
+    Cast(G::Cast),
+    Stop,
+}
+
+struct Shared {
+    /// Cancelled when the server task has ended, however it ended.
+    done: CancellationToken,
+    /// Calls and casts accepted but never handled (queued behind a stop or a crash).
+    dropped: AtomicU64,
+    /// The server task's id, to refuse calls a handler makes to its own server.
+    task: OnceLock<tokio::task::Id>,
+}
+
+/// Cancels `done` when the server task ends, even when it is aborted.
+struct DoneGuard(Arc<Shared>);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        self.0.done.cancel();
+    }
+}
+
+/// A cloneable handle to a running [`GenServer`].
+///
+/// # Drop
+///
+/// When the last handle is dropped (handles held by [`Context::myself`] count too), the
+/// server handles what is already queued, runs `terminate` with [`Exit::Orphaned`], and
+/// ends. [`stop`](Server::stop) ends it explicitly and waits.
+pub struct Server<G: GenServer> {
+    tx: Tx<Msg<G>>,
+    shared: Arc<Shared>,
+    timeout: Duration,
+}
+
+impl<G: GenServer> Clone for Server<G> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            shared: Arc::clone(&self.shared),
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl<G: GenServer> fmt::Debug for Server<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("stopped", &self.is_stopped())
+            .field("call_timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A handle that does not keep the server alive (held by the server's own `Context`).
+pub(crate) struct WeakServer<G: GenServer> {
+    tx: WeakTx<Msg<G>>,
+    shared: Arc<Shared>,
+    timeout: Duration,
+}
+
+impl<G: GenServer> WeakServer<G> {
+    pub(crate) fn upgrade(&self) -> Option<Server<G>> {
+        Some(Server {
+            tx: self.tx.upgrade()?,
+            shared: Arc::clone(&self.shared),
+            timeout: self.timeout,
+        })
+    }
+}
+
+impl<G: GenServer> Server<G> {
+    /// A handle to the same server whose calls wait at most `timeout`.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    /// Whether the server has ended.
+    pub fn is_stopped(&self) -> bool {
+        self.shared.done.is_cancelled()
+    }
+
+    /// How many accepted calls and casts were never handled because the server stopped
+    /// first.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Sends `request` and waits for the reply, at most this handle's timeout (5 s by
+    /// default, as OTP).
+    ///
+    /// # Errors
+    ///
+    /// See [`CallError`]: `Timeout`, `Stopped` (at once if the server is gone),
+    /// `Panicked` / `Failed` (the server crashed on this call), `CallingSelf`.
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped after the request was sent, the server still handles it; the reply is
+    /// dropped.
+    pub async fn call(&self, request: G::Call) -> Result<G::Reply, CallError<G::Error>> {
+        self.call_timeout(request, self.timeout).await
+    }
+
+    /// [`call`](Server::call) with an explicit timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Server::call).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`call`](Server::call).
+    pub async fn call_timeout(
+        &self,
+        request: G::Call,
+        timeout: Duration,
+    ) -> Result<G::Reply, CallError<G::Error>> {
+        if let (Some(me), Some(server)) = (tokio::task::try_id(), self.shared.task.get())
+            && me == *server
+        {
+            return Err(CallError::CallingSelf);
+        }
+        let (reply_to, reply) = oneshot::channel();
+        let exchange = async {
+            if self.tx.send(Msg::Call(request, reply_to)).await.is_err() {
+                return Err(CallError::Stopped);
+            }
+            // A dropped reply sender: the server stopped with this call queued.
+            reply.await.unwrap_or(Err(CallError::Stopped))
+        };
+        match crate::deadline::within(timeout, exchange).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(CallError::Timeout(timeout)),
+        }
+    }
+
+    /// Sends `message` without waiting. With a bounded mailbox that is full, fails at
+    /// once (the *fail* policy).
+    ///
+    /// # Errors
+    ///
+    /// [`CastError::Stopped`] or [`CastError::Full`], with the message handed back.
+    pub fn cast(&self, message: G::Cast) -> Result<(), CastError<G::Cast>> {
+        self.tx.try_send(Msg::Cast(message)).map_err(|error| match error {
+            CastError::Stopped(Msg::Cast(m)) => CastError::Stopped(m),
+            CastError::Full(Msg::Cast(m)) => CastError::Full(m),
+            _ => unreachable!("a cast was sent"),
+        })
+    }
+
+    /// Sends `message`, waiting for space in a bounded mailbox (the *wait* policy).
+    ///
+    /// # Errors
+    ///
+    /// [`CastError::Stopped`] with the message handed back.
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped while waiting for space, the message was not sent.
+    pub async fn cast_wait(&self, message: G::Cast) -> Result<(), CastError<G::Cast>> {
+        self.tx.send(Msg::Cast(message)).await.map_err(|m| match m {
+            Msg::Cast(m) => CastError::Stopped(m),
+            _ => unreachable!("a cast was sent"),
+        })
+    }
+
+    /// Stops the server after the messages already queued, runs `terminate`, and waits
+    /// until its task has ended. Idempotent; safe to call from several handles at once.
+    ///
+    /// # Cancel safety
+    ///
+    /// The stop request stands once sent; dropping the wait does not undo it.
+    pub async fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop).await;
+        self.shared.done.cancelled().await;
+    }
+}
+
+pub(crate) async fn start<G: GenServer>(
+    server: G,
+    options: Options,
+) -> Result<Server<G>, StartError<G::Error>> {
+    let (tx, rx) = mailbox::channel(options.mailbox).ok_or(StartError::ZeroCapacity)?;
+    let shared = Arc::new(Shared {
+        done: CancellationToken::new(),
+        dropped: AtomicU64::new(0),
+        task: OnceLock::new(),
+    });
+    let myself = WeakServer {
+        tx: tx.downgrade(),
+        shared: Arc::clone(&shared),
+        timeout: options.call_timeout,
+    };
+    let (started_tx, started) = oneshot::channel();
+    let task = tokio::spawn(run(
+        server,
+        rx,
+        myself,
+        started_tx,
+        DoneGuard(Arc::clone(&shared)),
+    ));
+    let _ = shared.task.set(task.id());
+    match started.await {
+        Ok(Ok(())) => Ok(Server {
+            tx,
+            shared,
+            timeout: options.call_timeout,
+        }),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(StartError::Aborted),
+    }
+}
+
+/// Why the loop ended, owning what `terminate` and the crashing caller need.
+enum Ending<G: GenServer> {
+    Stopped,
+    Orphaned,
+    Failed(G::Error, Option<ReplyTo<G>>),
+    Panicked(Panic, Option<ReplyTo<G>>),
+}
+
+async fn run<G: GenServer>(
+    mut server: G,
+    mut inbox: Rx<Msg<G>>,
+    myself: WeakServer<G>,
+    started: oneshot::Sender<Result<(), StartError<G::Error>>>,
+    done: DoneGuard,
+) {
+    let mut ctx = Context {
+        stop_requested: false,
+        myself,
+    };
+    let init = match CatchPanic::new(server.init(&mut ctx)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(StartError::Init(error)),
+        Err(panic) => Err(StartError::Panicked(panic)),
+    };
+    let failed = init.is_err();
+    if started.send(init).is_err() || failed {
+        return;
+    }
+
+    let mut batch = Vec::with_capacity(64);
+    let mut left_behind = Vec::new();
+    let ending = 'serve: loop {
+        if inbox.recv_many(&mut batch, 64).await == 0 {
+            break 'serve Ending::Orphaned;
+        }
+        let mut messages = batch.drain(..);
+        while let Some(message) = messages.next() {
+            let ending = handle(&mut server, &mut ctx, message).await;
+            if let Some(ending) = ending.or_else(|| ctx.stop_requested.then_some(Ending::Stopped)) {
+                left_behind.extend(messages);
+                break 'serve ending;
+            }
+        }
+    };
+    left_behind.extend(inbox.close_and_drain());
+
+    let exit = match &ending {
+        Ending::Stopped => Exit::Stopped,
+        Ending::Orphaned => Exit::Orphaned,
+        Ending::Failed(error, _) => Exit::Failed(error),
+        Ending::Panicked(panic, _) => Exit::Panicked(panic),
+    };
+    match &exit {
+        Exit::Failed(error) => tracing::error!(error = %error, "gen_server stopped: a handler failed"),
+        Exit::Panicked(panic) => tracing::error!(
+            message = panic.message(),
+            "gen_server stopped: a handler panicked"
+        ),
+        _ => tracing::debug!(exit = ?ExitKind::of(&exit), "gen_server stopping"),
+    }
+    if let Err(panic) = CatchPanic::new(server.terminate(&exit)).await {
+        tracing::error!(message = panic.message(), "gen_server terminate panicked");
+    }
+    match ending {
+        Ending::Failed(error, Some(reply_to)) => {
+            let _ = reply_to.send(Err(CallError::Failed(error)));
+        }
+        Ending::Panicked(panic, Some(reply_to)) => {
+            let _ = reply_to.send(Err(CallError::Panicked(panic)));
+        }
+        _ => {}
+    }
+
+    let dropped = left_behind.iter().filter(|m| !matches!(m, Msg::Stop)).count() as u64;
+    if dropped > 0 {
+        done.0.dropped.fetch_add(dropped, Ordering::Relaxed);
+        tracing::warn!(
+            dropped,
+            "gen_server stopped with messages still queued; they were not handled"
+        );
+    }
+    // Queued callers learn `Stopped` as their reply senders go; then the state goes, and
+    // only then is the end announced.
+    drop(left_behind);
+    drop(server);
+    drop(done);
+}
+
+/// Handles one message; `Some` when the server must stop.
+async fn handle<G: GenServer>(server: &mut G, ctx: &mut Context<G>, message: Msg<G>) -> Option<Ending<G>> {
+    match message {
+        Msg::Call(request, reply_to) => match CatchPanic::new(server.handle_call(request, ctx)).await {
+            Ok(Ok(reply)) => {
+                // The caller may have given up (timeout): the late reply is dropped.
+                let _ = reply_to.send(Ok(reply));
+                None
+            }
+            Ok(Err(error)) => Some(Ending::Failed(error, Some(reply_to))),
+            Err(panic) => Some(Ending::Panicked(panic, Some(reply_to))),
+        },
+        Msg::Cast(message) => match CatchPanic::new(server.handle_cast(message, ctx)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(Ending::Failed(error, None)),
+            Err(panic) => Some(Ending::Panicked(panic, None)),
+        },
+        Msg::Stop => Some(Ending::Stopped),
+    }
+}
+
+/// The kind of an exit, for log fields.
+#[derive(Debug)]
+enum ExitKind {
+    Stopped,
+    Orphaned,
+    Crashed,
+}
+
+impl ExitKind {
+    fn of<E>(exit: &Exit<'_, E>) -> Self {
+        match exit {
+            Exit::Stopped => ExitKind::Stopped,
+            Exit::Orphaned => ExitKind::Orphaned,
+            _ => ExitKind::Crashed,
+        }
+    }
+}

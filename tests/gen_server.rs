@@ -1,0 +1,370 @@
+//! `GenServer`: scenarios of Erlang's gen_server_SUITE (start, init failure and crash,
+//! call/cast, call timeout with the late reply dropped, call to a dead server, crash
+//! while handling a call, calling self, stop and terminate) rewritten in our own code,
+//! plus the mailbox policies, the drop accounting and live-task counts.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{alive_tasks, settle_alive_tasks};
+use steadfast::gen_server::{CallError, CastError, Context, Exit, GenServer, Mailbox, Options, StartError};
+
+/// What terminate saw, shared with the test.
+#[derive(Default, Clone)]
+struct Log(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, line: impl Into<String>) {
+        self.0.lock().unwrap().push(line.into());
+    }
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[derive(Default)]
+struct Counter {
+    count: u64,
+    fail_init: bool,
+    log: Log,
+}
+
+#[derive(Debug)]
+enum Req {
+    Get,
+    Add(u64),
+    Sleep(Duration),
+    Panic,
+    Fail,
+    CallMyself,
+    StopAfterThis,
+}
+
+#[derive(Debug, PartialEq)]
+struct Boom(String);
+
+impl std::fmt::Display for Boom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "boom: {}", self.0)
+    }
+}
+
+impl GenServer for Counter {
+    type Call = Req;
+    type Reply = u64;
+    type Cast = u64;
+    type Error = Boom;
+
+    async fn init(&mut self, _ctx: &mut Context<Self>) -> Result<(), Boom> {
+        if self.fail_init {
+            return Err(Boom("init refused".into()));
+        }
+        Ok(())
+    }
+
+    async fn handle_call(&mut self, request: Req, ctx: &mut Context<Self>) -> Result<u64, Boom> {
+        match request {
+            Req::Get => {}
+            Req::Add(n) => self.count += n,
+            Req::Sleep(d) => tokio::time::sleep(d).await,
+            Req::Panic => {
+                let divisor = std::hint::black_box(0_u64);
+                self.count /= divisor;
+            }
+            Req::Fail => return Err(Boom("call failed".into())),
+            Req::CallMyself => {
+                let me = ctx.myself().expect("handles exist");
+                return match me.call(Req::Get).await {
+                    Err(CallError::CallingSelf) => Ok(u64::MAX),
+                    other => panic!("expected CallingSelf, got {other:?}"),
+                };
+            }
+            Req::StopAfterThis => ctx.stop(),
+        }
+        Ok(self.count)
+    }
+
+    async fn handle_cast(&mut self, n: u64, _ctx: &mut Context<Self>) -> Result<(), Boom> {
+        if n == 666 {
+            panic!("cast {n} is cursed");
+        }
+        self.count += n;
+        Ok(())
+    }
+
+    async fn terminate(&mut self, exit: &Exit<'_, Boom>) {
+        let line = match exit {
+            Exit::Stopped => "stopped".to_owned(),
+            Exit::Orphaned => "orphaned".to_owned(),
+            Exit::Failed(e) => format!("failed: {e}"),
+            Exit::Panicked(p) => format!("panicked: {}", p.message()),
+            _ => "other".to_owned(),
+        };
+        self.log.push(line);
+    }
+}
+
+fn counter(log: &Log) -> Counter {
+    Counter {
+        log: log.clone(),
+        ..Counter::default()
+    }
+}
+
+#[tokio::test]
+async fn call_and_cast_then_stop_runs_terminate() {
+    let before = alive_tasks();
+    let log = Log::default();
+    let server = counter(&log).start().await.unwrap();
+    server.cast(5).unwrap();
+    assert_eq!(server.call(Req::Add(2)).await.unwrap(), 7);
+    server.stop().await;
+    server.stop().await; // idempotent
+    assert!(server.is_stopped());
+    assert_eq!(log.lines(), vec!["stopped"]);
+    assert_eq!(
+        alive_tasks(),
+        before,
+        "stop returned only once the server task ended"
+    );
+}
+
+/// otp_7669-like: a failing init makes start fail; nothing else runs.
+#[tokio::test]
+async fn failing_or_panicking_init_makes_start_fail() {
+    let before = alive_tasks();
+    let log = Log::default();
+    let refused = Counter {
+        fail_init: true,
+        log: log.clone(),
+        ..Counter::default()
+    };
+    match refused.start().await {
+        Err(StartError::Init(e)) => assert_eq!(e, Boom("init refused".into())),
+        other => panic!("expected an init error, got {:?}", other.map(|_| ())),
+    }
+
+    struct PanicsInInit;
+    impl GenServer for PanicsInInit {
+        type Call = ();
+        type Reply = ();
+        type Cast = ();
+        type Error = std::convert::Infallible;
+        async fn init(&mut self, _ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+            panic!("no config file");
+        }
+        async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+    match PanicsInInit.start().await {
+        Err(StartError::Panicked(p)) => assert_eq!(p.message(), "no config file"),
+        other => panic!("expected a panic, got {:?}", other.map(|_| ())),
+    }
+    assert!(
+        log.lines().is_empty(),
+        "terminate does not run after a failed init"
+    );
+    assert_eq!(settle_alive_tasks(before).await, before);
+}
+
+#[tokio::test]
+async fn zero_capacity_mailbox_is_refused() {
+    let error = Counter::default()
+        .start_with(Options::default().mailbox(Mailbox::Bounded(0)))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StartError::ZeroCapacity));
+    assert!(error.to_string().contains("at least 1"));
+}
+
+/// call timeout: the caller gets Timeout, the server is unaffected, the late reply is
+/// dropped (not delivered to a later call).
+#[tokio::test(start_paused = true)]
+async fn call_times_out_server_survives_and_late_reply_is_dropped() {
+    let server = Counter::default().start().await.unwrap();
+    let error = server
+        .call_timeout(Req::Sleep(Duration::from_secs(10)), Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::Timeout(d) if d == Duration::from_secs(1)));
+    // The handler is still sleeping (9 s left); this call waits behind it and gets its
+    // own reply (1), never the abandoned one (0).
+    let patient = server.with_timeout(Duration::from_secs(10));
+    assert_eq!(patient.call(Req::Add(1)).await.unwrap(), 1);
+    let patient = patient.with_timeout(Duration::from_secs(30));
+    assert_eq!(
+        patient.call(Req::Sleep(Duration::from_secs(20))).await.unwrap(),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn default_call_timeout_is_five_seconds() {
+    let server = Counter::default().start().await.unwrap();
+    let start = tokio::time::Instant::now();
+    let error = server
+        .call(Req::Sleep(Duration::from_secs(60)))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::Timeout(d) if d == Duration::from_secs(5)));
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn calling_a_stopped_server_fails_at_once() {
+    let server = Counter::default().start().await.unwrap();
+    server.stop().await;
+    assert!(matches!(server.call(Req::Get).await, Err(CallError::Stopped)));
+    assert!(matches!(server.cast(1), Err(CastError::Stopped(1))));
+    assert!(matches!(server.cast_wait(2).await, Err(CastError::Stopped(2))));
+}
+
+/// A crash while handling a call reaches that caller with the panic message; the
+/// server stops, terminate sees the panic, and later calls get Stopped.
+#[tokio::test]
+async fn crash_while_handling_a_call_reaches_the_caller() {
+    let log = Log::default();
+    let server = counter(&log).start().await.unwrap();
+    let error = server.call(Req::Panic).await.unwrap_err();
+    match &error {
+        CallError::Panicked(p) => assert!(p.message().contains("divide by zero"), "{}", p.message()),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+    assert!(error.server_is_down());
+    server.stop().await;
+    assert!(matches!(server.call(Req::Get).await, Err(CallError::Stopped)));
+    assert_eq!(log.lines().len(), 1);
+    assert!(log.lines()[0].starts_with("panicked: "));
+}
+
+#[tokio::test]
+async fn handler_error_stops_the_server_and_is_returned_to_the_caller() {
+    let log = Log::default();
+    let server = counter(&log).start().await.unwrap();
+    match server.call(Req::Fail).await {
+        Err(CallError::Failed(e)) => assert_eq!(e, Boom("call failed".into())),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    server.stop().await;
+    assert_eq!(log.lines(), vec!["failed: boom: call failed"]);
+}
+
+#[tokio::test]
+async fn a_panicking_cast_stops_the_server_and_queued_calls_get_stopped() {
+    let log = Log::default();
+    let server = counter(&log).start().await.unwrap();
+    server.cast(666).unwrap();
+    let queued = server.call(Req::Get).await;
+    assert!(matches!(queued, Err(CallError::Stopped)), "{queued:?}");
+    assert_eq!(server.dropped(), 1);
+    assert_eq!(log.lines(), vec!["panicked: cast 666 is cursed"]);
+}
+
+#[tokio::test]
+async fn calling_yourself_is_an_error_not_a_deadlock() {
+    let server = Counter::default().start().await.unwrap();
+    assert_eq!(server.call(Req::CallMyself).await.unwrap(), u64::MAX);
+    let error: CallError<Boom> = CallError::CallingSelf;
+    assert!(error.to_string().contains("cast to itself instead"));
+}
+
+#[tokio::test]
+async fn messages_before_stop_are_handled_and_after_stop_counted_as_dropped() {
+    let log = Log::default();
+    let server = counter(&log).start().await.unwrap();
+    for _ in 0..10 {
+        server.cast(1).unwrap();
+    }
+    let stopper = server.clone();
+    let stopping = tokio::spawn(async move { stopper.stop().await });
+    tokio::task::yield_now().await;
+    let mut accepted_after = 0;
+    for _ in 0..5 {
+        if server.cast(100).is_ok() {
+            accepted_after += 1;
+        }
+    }
+    stopping.await.unwrap();
+    assert_eq!(server.dropped(), accepted_after);
+    assert_eq!(log.lines(), vec!["stopped"]);
+}
+
+#[tokio::test]
+async fn context_stop_ends_the_server_after_the_current_message() {
+    let log = Log::default();
+    let server = counter(&log).start().await.unwrap();
+    assert_eq!(server.call(Req::StopAfterThis).await.unwrap(), 0);
+    assert!(matches!(server.call(Req::Get).await, Err(CallError::Stopped)));
+    assert_eq!(log.lines(), vec!["stopped"]);
+}
+
+#[tokio::test]
+async fn dropping_every_handle_runs_terminate_as_orphaned() {
+    let before = alive_tasks();
+    let log = Log::default();
+    let server = counter(&log).start().await.unwrap();
+    server.cast(1).unwrap();
+    drop(server);
+    assert_eq!(settle_alive_tasks(before).await, before);
+    assert_eq!(log.lines(), vec!["orphaned"]);
+}
+
+/// Bounded mailbox: cast fails with Full (message handed back), cast_wait waits.
+#[tokio::test]
+async fn bounded_mailbox_fail_and_wait_policies() {
+    let server = Counter::default()
+        .start_with(Options::default().mailbox(Mailbox::Bounded(2)))
+        .await
+        .unwrap();
+    // The server task has not run yet on this current-thread runtime: nothing drains.
+    server.cast(1).unwrap();
+    server.cast(2).unwrap();
+    match server.cast(3) {
+        Err(CastError::Full(m)) => assert_eq!(m, 3),
+        other => panic!("expected Full, got {other:?}"),
+    }
+    server.cast_wait(3).await.unwrap();
+    assert_eq!(server.call(Req::Get).await.unwrap(), 6);
+}
+
+/// terminate does not run when the task is aborted (its runtime shut down).
+#[test]
+fn terminate_does_not_run_on_abort() {
+    let log = Log::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(counter(&log).start()).unwrap();
+    drop(runtime);
+    assert!(server.is_stopped(), "the aborted task announced its end");
+    assert!(log.lines().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_callers_each_see_their_own_replies() {
+    let server = Counter::default().start().await.unwrap();
+    let counted = Arc::new(AtomicUsize::new(0));
+    let mut callers = Vec::new();
+    for _ in 0..8 {
+        let server = server.clone();
+        let counted = counted.clone();
+        callers.push(tokio::spawn(async move {
+            let mut last = 0;
+            for _ in 0..500 {
+                let now = server.call(Req::Add(1)).await.unwrap();
+                assert!(now > last, "replies reach their own caller, in order");
+                last = now;
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    assert_eq!(server.call(Req::Get).await.unwrap(), 4_000);
+}
