@@ -104,6 +104,7 @@ pub mod gen_server;
 pub mod group;
 mod panic;
 mod runner;
+pub mod supervisor;
 pub mod task;
 
 pub use agent::{Agent, AgentError};
@@ -112,6 +113,7 @@ pub use gen_server::{GenServer, Server};
 pub use group::{Group, GroupError, LimitError, LimitReached, ResultGroup, try_map};
 pub use panic::Panic;
 pub use runner::{AlreadyRunning, BoxRunner, Exclusive, Runner};
+pub use supervisor::{ChildSpec, Supervisor, SupervisorError};
 pub use task::{Task, TaskError};
 /// Cooperative cancellation, re-exported from `tokio-util`: cancelling a token cancels
 /// its children, never its parent.

@@ -111,7 +111,7 @@ impl BoxRunner {
     pub fn run_owned(
         &self,
         cancel: CancellationToken,
-    ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static + use<> {
         Arc::clone(&self.inner).run_boxed(cancel)
     }
 }
