@@ -8,10 +8,11 @@
 mod actor_workloads;
 mod group_workloads;
 mod harness;
+mod supervisor_workloads;
 
 use harness::{HEADER, Row};
 
-const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w5"];
+const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w5", "w6"];
 
 fn main() {
     let mut wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +39,7 @@ fn main() {
                 "w3" => group_workloads::w3().await,
                 "w4" => actor_workloads::w4().await,
                 "w5" => actor_workloads::w5().await,
+                "w6" => supervisor_workloads::w6().await,
                 _ => unreachable!("checked above"),
             }
         });

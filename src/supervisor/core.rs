@@ -8,6 +8,7 @@
 //! the timeout, abort, wait a grace period, report if still alive). `Drop for Core`
 //! aborts whatever still runs, so even an aborted supervisor leaves no child behind.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::error::SupervisorError;
+use super::event::{Event, EventHook};
 use super::policy::{Backoff, RestartWindow, Strategy};
 use super::snapshot::{ChildState, NodeChild, SharedNode};
 use super::spec::{ChildFuture, ChildKind, ChildSpec, Restart, Shutdown};
@@ -54,7 +56,8 @@ struct Child {
     restarts: u64,
     /// Consecutive crashes, for the backoff delay.
     attempt: u32,
-    last_error: Option<String>,
+    /// Shared with the published node: one allocation per crash, not one per copy.
+    last_error: Option<Arc<str>>,
 }
 
 impl Child {
@@ -77,6 +80,7 @@ pub(crate) struct Settings {
     pub(crate) reset_backoff_after: Duration,
     pub(crate) max_children: Option<usize>,
     pub(crate) abort_grace: Duration,
+    pub(crate) hook: Option<EventHook>,
 }
 
 pub(crate) struct Core {
@@ -157,6 +161,13 @@ impl Core {
         self.children.iter().position(|c| c.spec.name == name)
     }
 
+    /// Reports an event to the hook, if there is one (the event is only built then).
+    fn emit(&self, event: impl FnOnce(String) -> Event) {
+        if let Some(hook) = &self.settings.hook {
+            hook(&event(self.path.clone()));
+        }
+    }
+
     /// Mirrors child `index` into the published node.
     fn publish(&self, index: usize) {
         let child = &self.children[index];
@@ -172,6 +183,10 @@ impl Core {
     }
 
     fn start(&mut self, index: usize) {
+        self.start_at(index, Instant::now());
+    }
+
+    fn start_at(&mut self, index: usize, now: Instant) {
         let incarnation = self.next_incarnation;
         self.next_incarnation += 1;
         // Not a child of the supervisor's own token: on stop the supervisor cancels its
@@ -187,7 +202,10 @@ impl Core {
             }
             ChildKind::Supervisor(builder) => {
                 let path = format!("{}/{}", self.path, child.spec.name);
-                let (future, node) = builder.clone().into_child(path, token.clone());
+                let (future, node) =
+                    builder
+                        .clone()
+                        .into_child(path, token.clone(), self.settings.hook.clone());
                 (future, Some(node))
             }
         };
@@ -205,11 +223,17 @@ impl Core {
             incarnation,
             token,
             handle,
-            started_at: Instant::now(),
+            started_at: now,
         });
         child.restart_at = None;
+        let (name, restarts) = (child.spec.name.clone(), child.restarts);
         self.node.lock().children[index].nested = nested;
         self.publish(index);
+        self.emit(|supervisor| Event::Started {
+            supervisor,
+            child: name,
+            restarts,
+        });
     }
 
     pub(crate) fn start_all(&mut self) {
@@ -253,9 +277,16 @@ impl Core {
                 // cannot be stopped. Report it by name instead of hanging.
                 tracing::error!(supervisor = %self.path, child = %name, grace = ?self.settings.abort_grace,
                     "child could not be aborted (blocking code?); leaving it behind");
+                let child = name.clone();
+                self.emit(|supervisor| Event::Unstoppable { supervisor, child });
             }
         }
         self.publish(index);
+        self.emit(|supervisor| Event::Stopped {
+            supervisor,
+            child: name,
+            aborted: !stopped,
+        });
     }
 
     /// Stops every child, in reverse start order, one at a time.
@@ -300,27 +331,46 @@ impl Core {
             return Ok(()); // an incarnation the supervisor stopped itself
         }
         let running = child.running.take().expect("checked above");
-        let uptime = running.started_at.elapsed();
+        let now = Instant::now();
+        let uptime = now.saturating_duration_since(running.started_at);
         self.finishing.push(running.handle);
         if self.finishing.len() >= 64 {
             self.finishing.retain(|h| !h.is_finished());
         }
-        let crash = match exit.outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(error)) => Some(error.to_string()),
-            Err(panic) => Some(format!("panicked: {}", panic.message())),
+        let crashed = match exit.outcome {
+            Ok(Ok(())) => false,
+            Ok(Err(error)) => {
+                child.last_error = Some(error.to_string().into());
+                true
+            }
+            Err(panic) => {
+                child.last_error = Some(format!("panicked: {}", panic.message()).into());
+                true
+            }
         };
-        let name = child.spec.name.clone();
-        if let Some(message) = &crash {
-            tracing::warn!(supervisor = %self.path, child = %name, restarts = child.restarts, error = %message,
-                "child crashed");
-            child.last_error = Some(message.clone());
+        if crashed {
+            tracing::warn!(supervisor = %self.path, child = %child.spec.name, restarts = child.restarts,
+                error = child.last_error.as_deref().unwrap_or_default(), "child crashed");
+            let (name, restarts) = (child.spec.name.clone(), child.restarts);
+            let error = child.last_error.as_deref().unwrap_or_default().to_owned();
+            self.emit(|supervisor| Event::Crashed {
+                supervisor,
+                child: name,
+                restarts,
+                error,
+            });
         } else {
-            tracing::debug!(supervisor = %self.path, child = %name, "child exited cleanly");
+            tracing::debug!(supervisor = %self.path, child = %child.spec.name, "child exited cleanly");
+            let name = child.spec.name.clone();
+            self.emit(|supervisor| Event::Exited {
+                supervisor,
+                child: name,
+            });
         }
+        let child = &self.children[index];
         let restart = match child.spec.restart {
             Restart::Permanent => true,
-            Restart::Transient => crash.is_some(),
+            Restart::Transient => crashed,
             Restart::Temporary => false,
         };
         if !restart {
@@ -331,14 +381,18 @@ impl Core {
             }
             return Ok(());
         }
-        if !self.window.admit(Instant::now()) {
+        if !self.window.admit(now) {
+            let name = self.children[index].spec.name.clone();
             let last_error = self.children[index]
                 .last_error
-                .clone()
-                .unwrap_or_else(|| "exited cleanly (permanent child)".to_owned());
+                .as_deref()
+                .unwrap_or("exited cleanly (permanent child)")
+                .to_owned();
             tracing::error!(supervisor = %self.path, child = %name, max_restarts = self.window.max_restarts(),
                 period = ?self.window.period(), error = %last_error, "restart intensity exceeded; supervisor gives up");
             self.publish(index);
+            let child = name.clone();
+            self.emit(|supervisor| Event::GaveUp { supervisor, child });
             return Err(SupervisorError::GaveUp {
                 supervisor: self.path.clone(),
                 child: name,
@@ -347,12 +401,14 @@ impl Core {
                 last_error,
             });
         }
-        self.restart_group(index, uptime).await;
+        let child = self.children[index].spec.name.clone();
+        self.emit(|supervisor| Event::Restarting { supervisor, child });
+        self.restart_group(index, uptime, now).await;
         Ok(())
     }
 
     /// Restarts the child at `index` and, per strategy, its siblings.
-    async fn restart_group(&mut self, index: usize, uptime: Duration) {
+    async fn restart_group(&mut self, index: usize, uptime: Duration, now: Instant) {
         let first = match self.settings.strategy {
             Strategy::OneForOne => index,
             Strategy::OneForAll => 0,
@@ -405,12 +461,18 @@ impl Core {
             for member in first..=last {
                 tracing::info!(supervisor = %self.path, child = %self.children[member].spec.name,
                     restarts = self.children[member].restarts, "restarting child");
-                self.start(member);
+                self.start_at(member, now);
             }
         } else {
-            let at = Instant::now() + delay;
+            let at = now + delay;
             tracing::info!(supervisor = %self.path, child = %self.children[index].spec.name,
                 restarts = self.children[index].restarts, delay = ?delay, "child restart backing off");
+            let child = self.children[index].spec.name.clone();
+            self.emit(|supervisor| Event::BackingOff {
+                supervisor,
+                child,
+                delay,
+            });
             for member in first..=last {
                 self.children[member].restart_at = Some(at);
                 self.publish(member);
@@ -529,11 +591,14 @@ pub(crate) async fn run(
 ) -> Result<(), SupervisorError> {
     core.start_all();
     let token = core.token.clone();
+    // Made once: each `cancelled()` future takes the token's lock to register itself.
+    let cancelled = token.cancelled();
+    tokio::pin!(cancelled);
     let outcome = loop {
         let next_restart = core.next_restart();
         tokio::select! {
             biased;
-            () = token.cancelled() => break Ok(()),
+            () = &mut cancelled => break Ok(()),
             exit = core.recv_exit() => {
                 if let Err(error) = core.on_exit(exit).await {
                     break Err(error);

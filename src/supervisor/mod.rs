@@ -53,6 +53,7 @@
 
 mod core;
 mod error;
+mod event;
 mod policy;
 mod snapshot;
 mod spec;
@@ -64,11 +65,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 pub use error::SupervisorError;
+pub use event::Event;
 pub use policy::{Backoff, Strategy};
 pub use snapshot::{ChildSnapshot, ChildState, Snapshot};
 pub use spec::{ChildSpec, Restart, Shutdown};
 
 use self::core::{Command, Core, Settings};
+use self::event::EventHook;
 use self::snapshot::{Node, SharedNode};
 use self::spec::ChildFuture;
 use crate::CancellationToken;
@@ -103,7 +106,7 @@ pub struct ChildCounts {
 
 /// Configures a supervisor; [`spawn`](Builder::spawn) starts it, or pass it to
 /// [`ChildSpec::supervisor`] to nest it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use]
 pub struct Builder {
     name: String,
@@ -115,6 +118,21 @@ pub struct Builder {
     max_children: Option<usize>,
     abort_grace: Duration,
     children: Vec<ChildSpec>,
+    hook: Option<EventHook>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("name", &self.name)
+            .field("strategy", &self.strategy)
+            .field("max_restarts", &self.max_restarts)
+            .field("period", &self.period)
+            .field("backoff", &self.backoff)
+            .field("children", &self.children)
+            .field("hook", &self.hook.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Builder {
@@ -129,6 +147,7 @@ impl Default for Builder {
             max_children: None,
             abort_grace: Duration::from_secs(1),
             children: Vec::new(),
+            hook: None,
         }
     }
 }
@@ -177,6 +196,13 @@ impl Builder {
     /// unstoppable (default 1 s).
     pub fn abort_grace(mut self, grace: Duration) -> Self {
         self.abort_grace = grace;
+        self
+    }
+
+    /// Calls `hook` with every [`Event`] of this supervisor, and of nested supervisors
+    /// that have no hook of their own. It runs on the supervisor's task: keep it quick.
+    pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.hook = Some(std::sync::Arc::new(hook));
         self
     }
 
@@ -230,15 +256,23 @@ impl Builder {
             reset_backoff_after: self.reset_backoff_after,
             max_children: self.max_children,
             abort_grace: self.abort_grace,
+            hook: self.hook,
         };
         let core = Core::new(path, settings, token, self.children, node.clone());
         (core, node)
     }
 
     /// The future of a nested supervisor (run as a child), and its published node.
-    pub(crate) fn into_child(self, path: String, token: CancellationToken) -> (ChildFuture, SharedNode) {
-        let name_in_parent = path.clone();
-        let (core, node) = self.into_core(name_in_parent, token);
+    pub(crate) fn into_child(
+        mut self,
+        path: String,
+        token: CancellationToken,
+        parent_hook: Option<EventHook>,
+    ) -> (ChildFuture, SharedNode) {
+        if self.hook.is_none() {
+            self.hook = parent_hook;
+        }
+        let (core, node) = self.into_core(path, token);
         let (keep_open, commands) = mpsc::unbounded_channel();
         let future = Box::pin(async move {
             let _keep_open = keep_open; // a nested supervisor takes no outside commands

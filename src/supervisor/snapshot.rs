@@ -123,7 +123,7 @@ pub(crate) struct NodeChild {
     pub(crate) state: ChildState,
     pub(crate) restarts: u64,
     pub(crate) started_at: Option<Instant>,
-    pub(crate) last_error: Option<String>,
+    pub(crate) last_error: Option<Arc<str>>,
     pub(crate) nested: Option<SharedNode>,
 }
 
@@ -159,7 +159,7 @@ impl SharedNode {
                     uptime_ms: c
                         .started_at
                         .map(|t| now.saturating_duration_since(t).as_millis() as u64),
-                    last_error: c.last_error.clone(),
+                    last_error: c.last_error.as_deref().map(str::to_owned),
                     supervisor: c.nested.as_ref().map(|n| Box::new(n.snapshot())),
                 })
                 .collect(),
