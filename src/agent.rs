@@ -14,8 +14,8 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -46,7 +46,8 @@ pub enum AgentError {
 
 enum Control {
     Continue,
-    Crashed,
+    /// A closure panicked; the message is kept for [`Agent::stopped`].
+    Crashed(String),
 }
 
 /// What a closure sent to the agent reports back to its loop.
@@ -63,6 +64,8 @@ struct Shared {
     done: CancellationToken,
     /// Operations accepted but never applied (queued behind a stop or a crash).
     dropped: AtomicU64,
+    /// Why the agent crashed, if it did.
+    crash: OnceLock<String>,
 }
 
 /// Cancels `done` when the agent task ends, even if it is aborted with its runtime.
@@ -127,6 +130,7 @@ impl<S: Send + 'static> Agent<S> {
         let shared = Arc::new(Shared {
             done: CancellationToken::new(),
             dropped: AtomicU64::new(0),
+            crash: OnceLock::new(),
         });
         tokio::spawn(run(state, inbox, DoneGuard(Arc::clone(&shared))));
         Self {
@@ -158,6 +162,24 @@ impl<S: Send + 'static> Agent<S> {
         self.shared.done.is_cancelled()
     }
 
+    /// Waits until the agent has ended: `Ok` after a stop (or every handle dropped),
+    /// `Err` with the panic message after a crash.
+    ///
+    /// # Errors
+    ///
+    /// The crash message when a closure panicked.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn stopped(&self) -> Result<(), String> {
+        self.shared.done.cancelled().await;
+        match self.shared.crash.get() {
+            Some(message) => Err(message.clone()),
+            None => Ok(()),
+        }
+    }
+
     /// How many accepted operations were never applied because the agent stopped first.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
@@ -177,7 +199,7 @@ impl<S: Send + 'static> Agent<S> {
             Ok(()) => Control::Continue,
             Err(panic) => {
                 tracing::error!(message = panic.message(), "agent cast panicked; the agent stops");
-                Control::Crashed
+                Control::Crashed(panic.to_string())
             }
         }))
     }
@@ -216,8 +238,9 @@ impl<S: Send + 'static> Agent<S> {
             }
             Err(panic) => {
                 tracing::error!(message = panic.message(), "agent call panicked; the agent stops");
+                let crash = panic.to_string();
                 let _ = reply.send(Err(AgentError::Panicked(panic)));
-                Control::Crashed
+                Control::Crashed(crash)
             }
         }))?;
         match crate::deadline::within(self.timeout, answer).await {
@@ -293,7 +316,13 @@ async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, done: D
         let mut ops = batch.drain(..);
         for op in ops.by_ref() {
             let stop = match op {
-                Op::Apply(apply) => matches!(apply(&mut state), Control::Crashed),
+                Op::Apply(apply) => match apply(&mut state) {
+                    Control::Continue => false,
+                    Control::Crashed(message) => {
+                        let _ = done.0.crash.set(message);
+                        true
+                    }
+                },
                 Op::Stop => true,
             };
             if stop {

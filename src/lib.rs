@@ -19,7 +19,10 @@
 //!     ├─ it has a run(cancel) lifecycle ..... Runner (+ Exclusive if it can't run twice)
 //!     ├─ it is state others read and change . Agent<S> (update / cast / get_with)
 //!     ├─ it is a service with a typed protocol  GenServer (call / cast, init, terminate)
-//!     └─ Supervisor and task runners are on their way (see the README).
+//!     └─ it must be restarted when it crashes . Supervisor (strategies, intensity,
+//!                                              backoff, nested trees, snapshots);
+//!                                              ChildSpec::agent / ::gen_server give
+//!                                              handles that survive restarts
 //! ```
 //!
 //! ## Task and Agent
@@ -76,6 +79,27 @@
 //! # }
 //! ```
 //!
+//! ## Supervisor
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::supervisor::{Backoff, ChildSpec, Supervisor};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let (spec, cache) = ChildSpec::agent("cache", Vec::<String>::new);
+//! let tree = Supervisor::builder()
+//!     .name("app")
+//!     .intensity(3, Duration::from_secs(5))
+//!     .backoff(Backoff::exponential(Duration::from_millis(50), Duration::from_secs(5)))
+//!     .child(spec)
+//!     .spawn()
+//!     .unwrap();
+//! cache.update(|c| c.push("warm".into())).await.unwrap();
+//! println!("{}", tree.snapshot());
+//! tree.stop().await.unwrap();
+//! # }
+//! ```
+//!
 //! ## Contracts
 //!
 //! * **Structured lifetimes**: waiting returns only after every member ended; dropping
@@ -87,7 +111,7 @@
 //! * **Typed errors**: every module has its own error enum with messages a person can
 //!   act on ([`GroupError`], [`LimitError`], [`LimitReached`], [`AlreadyRunning`],
 //!   [`TaskError`], [`AgentError`], [`gen_server::CallError`], [`gen_server::CastError`],
-//!   [`gen_server::StartError`]).
+//!   [`gen_server::StartError`], [`SupervisorError`]).
 
 #![warn(
     missing_docs,

@@ -55,7 +55,9 @@ where
 /// `STEADFAST_ONLY=name[,name]` in the environment keeps only those systems (for
 /// profiling one of them).
 pub async fn compare(workload: &'static str, param: String, ops: u64, mut systems: Vec<System>) -> Vec<Row> {
-    if let Ok(only) = std::env::var("STEADFAST_ONLY") {
+    if let Ok(only) = std::env::var("STEADFAST_ONLY")
+        && !only.is_empty()
+    {
         let keep: Vec<&str> = only.split(',').collect();
         systems.retain(|s| keep.contains(&s.name));
     }

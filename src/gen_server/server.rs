@@ -28,6 +28,8 @@ struct Shared {
     dropped: AtomicU64,
     /// The server task's id, to refuse calls a handler makes to its own server.
     task: OnceLock<tokio::task::Id>,
+    /// Why the server crashed, if it did.
+    crash: OnceLock<String>,
 }
 
 /// Cancels `done` when the server task ends, even when it is aborted.
@@ -100,6 +102,24 @@ impl<G: GenServer> Server<G> {
     /// Whether the server has ended.
     pub fn is_stopped(&self) -> bool {
         self.shared.done.is_cancelled()
+    }
+
+    /// Waits until the server has ended: `Ok` after a stop (or every handle dropped),
+    /// `Err` with the error or panic message after a crash.
+    ///
+    /// # Errors
+    ///
+    /// The crash message when a handler failed or panicked.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn stopped(&self) -> Result<(), String> {
+        self.shared.done.cancelled().await;
+        match self.shared.crash.get() {
+            Some(message) => Err(message.clone()),
+            None => Ok(()),
+        }
     }
 
     /// How many accepted calls and casts were never handled because the server stopped
@@ -208,6 +228,7 @@ pub(crate) async fn start<G: GenServer>(
         done: CancellationToken::new(),
         dropped: AtomicU64::new(0),
         task: OnceLock::new(),
+        crash: OnceLock::new(),
     });
     let myself = WeakServer {
         tx: tx.downgrade(),
@@ -287,11 +308,17 @@ async fn run<G: GenServer>(
         Ending::Panicked(panic, _) => Exit::Panicked(panic),
     };
     match &exit {
-        Exit::Failed(error) => tracing::error!(error = %error, "gen_server stopped: a handler failed"),
-        Exit::Panicked(panic) => tracing::error!(
-            message = panic.message(),
-            "gen_server stopped: a handler panicked"
-        ),
+        Exit::Failed(error) => {
+            tracing::error!(error = %error, "gen_server stopped: a handler failed");
+            let _ = done.0.crash.set(error.to_string());
+        }
+        Exit::Panicked(panic) => {
+            tracing::error!(
+                message = panic.message(),
+                "gen_server stopped: a handler panicked"
+            );
+            let _ = done.0.crash.set(panic.to_string());
+        }
         _ => tracing::debug!(exit = ?ExitKind::of(&exit), "gen_server stopping"),
     }
     if let Err(panic) = CatchPanic::new(server.terminate(&exit)).await {

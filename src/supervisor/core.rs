@@ -584,12 +584,12 @@ impl Drop for Core {
     }
 }
 
-/// The supervisor's main loop; returns when it stops (Ok) or gives up (Err).
+/// The supervisor's main loop, once its children are started; returns when it stops
+/// (Ok) or gives up (Err).
 pub(crate) async fn run(
     mut core: Core,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) -> Result<(), SupervisorError> {
-    core.start_all();
     let token = core.token.clone();
     // Made once: each `cancelled()` future takes the token's lock to register itself.
     let cancelled = token.cancelled();

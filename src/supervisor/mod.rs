@@ -57,6 +57,7 @@ mod event;
 mod policy;
 mod snapshot;
 mod spec;
+mod supervised;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -69,6 +70,7 @@ pub use event::Event;
 pub use policy::{Backoff, Strategy};
 pub use snapshot::{ChildSnapshot, ChildState, Snapshot};
 pub use spec::{ChildSpec, Restart, Shutdown};
+pub use supervised::{SupervisedAgent, SupervisedServer};
 
 use self::core::{Command, Core, Settings};
 use self::event::EventHook;
@@ -272,17 +274,18 @@ impl Builder {
         if self.hook.is_none() {
             self.hook = parent_hook;
         }
-        let (core, node) = self.into_core(path, token);
+        let (mut core, node) = self.into_core(path, token);
         let (keep_open, commands) = mpsc::unbounded_channel();
         let future = Box::pin(async move {
             let _keep_open = keep_open; // a nested supervisor takes no outside commands
+            core.start_all();
             core::run(core, commands).await.map_err(Into::into)
         });
         (future, node)
     }
 
-    /// Validates the configuration and starts the supervisor (and its children, in
-    /// order) on the current tokio runtime.
+    /// Validates the configuration and starts the supervisor on the current tokio
+    /// runtime. Its children's tasks are spawned, in order, before this returns.
     ///
     /// # Errors
     ///
@@ -296,7 +299,10 @@ impl Builder {
         self.validate()?;
         let token = CancellationToken::new();
         let path = self.name.clone();
-        let (core, node) = self.into_core(path, token.clone());
+        let (mut core, node) = self.into_core(path, token.clone());
+        // Children start here, in order, before `spawn` returns (OTP's start_link is
+        // synchronous too); the loop then watches them.
+        core.start_all();
         let (commands_tx, commands) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             token,
