@@ -31,7 +31,7 @@ pub fn generate(config: &Config) -> impl Iterator<Item = Message> + use<> {
         let (payload, slow) = if roll < malformed {
             (format!("{{\"id\": {id}, \"value\": {value}"), false) // truncated JSON
         } else if roll < malformed + invalid {
-            (format!("{{\"id\": {id}, \"value\": -{value}}}"), false)
+            (format!("{{\"id\": {id}, \"value\": -{}}}", value + 1), false)
         } else {
             (
                 format!("{{\"id\": {id}, \"value\": {value}}}"),
