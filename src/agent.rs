@@ -14,13 +14,13 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{CancellationToken, Panic};
+use crate::Panic;
+use crate::lifecycle::{EndGuard, Lifecycle};
 
 /// How long a call waits for its reply unless told otherwise: OTP's and Elixir's 5 s.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,24 +59,6 @@ enum Op<S> {
     Stop,
 }
 
-struct Shared {
-    /// Cancelled when the agent's task has ended, however it ended.
-    done: CancellationToken,
-    /// Operations accepted but never applied (queued behind a stop or a crash).
-    dropped: AtomicU64,
-    /// Why the agent crashed, if it did.
-    crash: OnceLock<String>,
-}
-
-/// Cancels `done` when the agent task ends, even if it is aborted with its runtime.
-struct DoneGuard(Arc<Shared>);
-
-impl Drop for DoneGuard {
-    fn drop(&mut self) {
-        self.0.done.cancel();
-    }
-}
-
 /// A handle to state owned by one task. Cheap to clone; every clone talks to the same
 /// state.
 ///
@@ -95,7 +77,7 @@ impl Drop for DoneGuard {
 /// ends. [`stop`](Agent::stop) does the same and waits for the end.
 pub struct Agent<S> {
     ops: mpsc::UnboundedSender<Op<S>>,
-    shared: Arc<Shared>,
+    life: Arc<Lifecycle>,
     timeout: Duration,
 }
 
@@ -103,7 +85,7 @@ impl<S> Clone for Agent<S> {
     fn clone(&self) -> Self {
         Self {
             ops: self.ops.clone(),
-            shared: Arc::clone(&self.shared),
+            life: Arc::clone(&self.life),
             timeout: self.timeout,
         }
     }
@@ -112,7 +94,7 @@ impl<S> Clone for Agent<S> {
 impl<S> fmt::Debug for Agent<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Agent")
-            .field("stopped", &self.shared.done.is_cancelled())
+            .field("stopped", &self.life.is_ended())
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -127,15 +109,11 @@ impl<S: Send + 'static> Agent<S> {
     #[track_caller]
     pub fn new(state: S) -> Self {
         let (ops, inbox) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            done: CancellationToken::new(),
-            dropped: AtomicU64::new(0),
-            crash: OnceLock::new(),
-        });
-        tokio::spawn(run(state, inbox, DoneGuard(Arc::clone(&shared))));
+        let life = Lifecycle::new();
+        tokio::spawn(run(state, inbox, life.guard()));
         Self {
             ops,
-            shared,
+            life,
             timeout: DEFAULT_CALL_TIMEOUT,
         }
     }
@@ -159,7 +137,7 @@ impl<S: Send + 'static> Agent<S> {
 
     /// Whether the agent has ended.
     pub fn is_stopped(&self) -> bool {
-        self.shared.done.is_cancelled()
+        self.life.is_ended()
     }
 
     /// Waits until the agent has ended: `Ok` after a stop (or every handle dropped),
@@ -173,16 +151,12 @@ impl<S: Send + 'static> Agent<S> {
     ///
     /// Cancel safe.
     pub async fn stopped(&self) -> Result<(), String> {
-        self.shared.done.cancelled().await;
-        match self.shared.crash.get() {
-            Some(message) => Err(message.clone()),
-            None => Ok(()),
-        }
+        self.life.ended().await
     }
 
     /// How many accepted operations were never applied because the agent stopped first.
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.life.dropped()
     }
 
     fn send(&self, apply: Apply<S>) -> Result<(), AgentError> {
@@ -305,11 +279,11 @@ impl<S: Send + 'static> Agent<S> {
     /// Cancel safe: the stop request is sent at once; dropping the wait does not undo it.
     pub async fn stop(&self) {
         let _ = self.ops.send(Op::Stop);
-        self.shared.done.cancelled().await;
+        let _ = self.life.ended().await;
     }
 }
 
-async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, done: DoneGuard) {
+async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, life: EndGuard) {
     let mut batch = Vec::with_capacity(64);
     let mut left_behind = Vec::new();
     'serve: while inbox.recv_many(&mut batch, 64).await > 0 {
@@ -319,7 +293,7 @@ async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, done: D
                 Op::Apply(apply) => match apply(&mut state) {
                     Control::Continue => false,
                     Control::Crashed(message) => {
-                        let _ = done.0.crash.set(message);
+                        life.record_crash(message);
                         true
                     }
                 },
@@ -337,7 +311,7 @@ async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, done: D
     }
     let dropped = left_behind.iter().filter(|op| matches!(op, Op::Apply(_))).count() as u64;
     if dropped > 0 {
-        done.0.dropped.fetch_add(dropped, Ordering::Relaxed);
+        life.record_dropped(dropped);
         tracing::warn!(
             dropped,
             "agent stopped with operations still queued; they were not applied"
@@ -347,5 +321,5 @@ async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, done: D
     // only then is the end announced.
     drop(left_behind);
     drop(state);
-    drop(done);
+    drop(life);
 }

@@ -126,6 +126,7 @@ mod deadline;
 mod error;
 pub mod gen_server;
 pub mod group;
+mod lifecycle;
 mod panic;
 mod runner;
 pub mod supervisor;

@@ -1,8 +1,7 @@
 //! The server task and its handle.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -11,7 +10,8 @@ use super::error::{CallError, CastError, Exit, StartError};
 use super::mailbox::{self, Rx, Tx, WeakTx};
 use super::{Context, GenServer, Options};
 use crate::panic::CatchPanic;
-use crate::{CancellationToken, Panic};
+use crate::Panic;
+use crate::lifecycle::{EndGuard, Lifecycle};
 
 type ReplyTo<G> = oneshot::Sender<Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>>;
 
@@ -19,26 +19,6 @@ pub(crate) enum Msg<G: GenServer> {
     Call(G::Call, ReplyTo<G>),
     Cast(G::Cast),
     Stop,
-}
-
-struct Shared {
-    /// Cancelled when the server task has ended, however it ended.
-    done: CancellationToken,
-    /// Calls and casts accepted but never handled (queued behind a stop or a crash).
-    dropped: AtomicU64,
-    /// The server task's id, to refuse calls a handler makes to its own server.
-    task: OnceLock<tokio::task::Id>,
-    /// Why the server crashed, if it did.
-    crash: OnceLock<String>,
-}
-
-/// Cancels `done` when the server task ends, even when it is aborted.
-struct DoneGuard(Arc<Shared>);
-
-impl Drop for DoneGuard {
-    fn drop(&mut self) {
-        self.0.done.cancel();
-    }
 }
 
 /// A cloneable handle to a running [`GenServer`].
@@ -50,7 +30,7 @@ impl Drop for DoneGuard {
 /// ends. [`stop`](Server::stop) ends it explicitly and waits.
 pub struct Server<G: GenServer> {
     tx: Tx<Msg<G>>,
-    shared: Arc<Shared>,
+    life: Arc<Lifecycle>,
     timeout: Duration,
 }
 
@@ -58,7 +38,7 @@ impl<G: GenServer> Clone for Server<G> {
     fn clone(&self) -> Self {
         Self {
             tx: self.tx.clone(),
-            shared: Arc::clone(&self.shared),
+            life: Arc::clone(&self.life),
             timeout: self.timeout,
         }
     }
@@ -76,7 +56,7 @@ impl<G: GenServer> fmt::Debug for Server<G> {
 /// A handle that does not keep the server alive (held by the server's own `Context`).
 pub(crate) struct WeakServer<G: GenServer> {
     tx: WeakTx<Msg<G>>,
-    shared: Arc<Shared>,
+    life: Arc<Lifecycle>,
     timeout: Duration,
 }
 
@@ -84,7 +64,7 @@ impl<G: GenServer> WeakServer<G> {
     pub(crate) fn upgrade(&self) -> Option<Server<G>> {
         Some(Server {
             tx: self.tx.upgrade()?,
-            shared: Arc::clone(&self.shared),
+            life: Arc::clone(&self.life),
             timeout: self.timeout,
         })
     }
@@ -101,7 +81,7 @@ impl<G: GenServer> Server<G> {
 
     /// Whether the server has ended.
     pub fn is_stopped(&self) -> bool {
-        self.shared.done.is_cancelled()
+        self.life.is_ended()
     }
 
     /// Waits until the server has ended: `Ok` after a stop (or every handle dropped),
@@ -115,17 +95,13 @@ impl<G: GenServer> Server<G> {
     ///
     /// Cancel safe.
     pub async fn stopped(&self) -> Result<(), String> {
-        self.shared.done.cancelled().await;
-        match self.shared.crash.get() {
-            Some(message) => Err(message.clone()),
-            None => Ok(()),
-        }
+        self.life.ended().await
     }
 
     /// How many accepted calls and casts were never handled because the server stopped
     /// first.
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.life.dropped()
     }
 
     /// Sends `request` and waits for the reply, at most this handle's timeout (5 s by
@@ -158,7 +134,7 @@ impl<G: GenServer> Server<G> {
         request: G::Call,
         timeout: Duration,
     ) -> Result<G::Reply, CallError<G::Error>> {
-        if let (Some(me), Some(server)) = (tokio::task::try_id(), self.shared.task.get())
+        if let (Some(me), Some(server)) = (tokio::task::try_id(), self.life.task.get())
             && me == *server
         {
             return Err(CallError::CallingSelf);
@@ -215,7 +191,7 @@ impl<G: GenServer> Server<G> {
     /// The stop request stands once sent; dropping the wait does not undo it.
     pub async fn stop(&self) {
         let _ = self.tx.send(Msg::Stop).await;
-        self.shared.done.cancelled().await;
+        let _ = self.life.ended().await;
     }
 }
 
@@ -224,15 +200,10 @@ pub(crate) async fn start<G: GenServer>(
     options: Options,
 ) -> Result<Server<G>, StartError<G::Error>> {
     let (tx, rx) = mailbox::channel(options.mailbox).ok_or(StartError::ZeroCapacity)?;
-    let shared = Arc::new(Shared {
-        done: CancellationToken::new(),
-        dropped: AtomicU64::new(0),
-        task: OnceLock::new(),
-        crash: OnceLock::new(),
-    });
+    let life = Lifecycle::new();
     let myself = WeakServer {
         tx: tx.downgrade(),
-        shared: Arc::clone(&shared),
+        life: Arc::clone(&life),
         timeout: options.call_timeout,
     };
     let (started_tx, started) = oneshot::channel();
@@ -241,13 +212,13 @@ pub(crate) async fn start<G: GenServer>(
         rx,
         myself,
         started_tx,
-        DoneGuard(Arc::clone(&shared)),
+        life.guard(),
     ));
-    let _ = shared.task.set(task.id());
+    let _ = life.task.set(task.id());
     match started.await {
         Ok(Ok(())) => Ok(Server {
             tx,
-            shared,
+            life,
             timeout: options.call_timeout,
         }),
         Ok(Err(error)) => Err(error),
@@ -268,7 +239,7 @@ async fn run<G: GenServer>(
     mut inbox: Rx<Msg<G>>,
     myself: WeakServer<G>,
     started: oneshot::Sender<Result<(), StartError<G::Error>>>,
-    done: DoneGuard,
+    life: EndGuard,
 ) {
     let mut ctx = Context {
         stop_requested: false,
@@ -310,14 +281,14 @@ async fn run<G: GenServer>(
     match &exit {
         Exit::Failed(error) => {
             tracing::error!(error = %error, "gen_server stopped: a handler failed");
-            let _ = done.0.crash.set(error.to_string());
+            life.record_crash(error.to_string());
         }
         Exit::Panicked(panic) => {
             tracing::error!(
                 message = panic.message(),
                 "gen_server stopped: a handler panicked"
             );
-            let _ = done.0.crash.set(panic.to_string());
+            life.record_crash(panic.to_string());
         }
         _ => tracing::debug!(exit = ?ExitKind::of(&exit), "gen_server stopping"),
     }
@@ -336,7 +307,7 @@ async fn run<G: GenServer>(
 
     let dropped = left_behind.iter().filter(|m| !matches!(m, Msg::Stop)).count() as u64;
     if dropped > 0 {
-        done.0.dropped.fetch_add(dropped, Ordering::Relaxed);
+        life.record_dropped(dropped);
         tracing::warn!(
             dropped,
             "gen_server stopped with messages still queued; they were not handled"
@@ -346,7 +317,7 @@ async fn run<G: GenServer>(
     // only then is the end announced.
     drop(left_behind);
     drop(server);
-    drop(done);
+    drop(life);
 }
 
 /// Handles one message; `Some` when the server must stop.

@@ -499,32 +499,10 @@ impl Core {
                 let _ = reply.send(outcome);
             }
             Command::RestartChild(name, reply) => {
-                let outcome = match self.index_of(&name) {
-                    None => Err(SupervisorError::NotFound(name)),
-                    Some(index) => match self.children[index].state() {
-                        ChildState::Running => Err(SupervisorError::Running(name)),
-                        ChildState::Restarting => Err(SupervisorError::Restarting(name)),
-                        ChildState::Stopped => {
-                            self.start(index);
-                            Ok(())
-                        }
-                    },
-                };
-                let _ = reply.send(outcome);
+                let _ = reply.send(self.stopped_child(name).map(|index| self.start(index)));
             }
             Command::DeleteChild(name, reply) => {
-                let outcome = match self.index_of(&name) {
-                    None => Err(SupervisorError::NotFound(name)),
-                    Some(index) => match self.children[index].state() {
-                        ChildState::Running => Err(SupervisorError::Running(name)),
-                        ChildState::Restarting => Err(SupervisorError::Restarting(name)),
-                        ChildState::Stopped => {
-                            self.remove(index);
-                            Ok(())
-                        }
-                    },
-                };
-                let _ = reply.send(outcome);
+                let _ = reply.send(self.stopped_child(name).map(|index| self.remove(index)));
             }
             Command::WhichChildren(reply) => {
                 let _ = reply.send(
@@ -548,6 +526,17 @@ impl Core {
                     workers: self.children.len() - supervisors,
                 });
             }
+        }
+    }
+
+    /// The index of the child called `name` if it is stopped; OTP's `restart_child` and
+    /// `delete_child` errors otherwise.
+    fn stopped_child(&self, name: String) -> Result<usize, SupervisorError> {
+        let index = self.index_of(&name).ok_or_else(|| SupervisorError::NotFound(name.clone()))?;
+        match self.children[index].state() {
+            ChildState::Running => Err(SupervisorError::Running(name)),
+            ChildState::Restarting => Err(SupervisorError::Restarting(name)),
+            ChildState::Stopped => Ok(index),
         }
     }
 
