@@ -131,6 +131,7 @@ mod panic;
 mod runner;
 pub mod supervisor;
 pub mod task;
+pub mod taskrunner;
 
 pub use agent::{Agent, AgentError};
 pub use error::{BoxError, Joined};
@@ -140,6 +141,15 @@ pub use panic::Panic;
 pub use runner::{AlreadyRunning, BoxRunner, Exclusive, Runner};
 pub use supervisor::{ChildSpec, Supervisor, SupervisorError};
 pub use task::{Task, TaskError};
+pub use taskrunner::{
+    ParallelTaskRunner, SequencedTaskRunner, SingleThreadTaskRunner, TaskPriority, TaskRunner, TaskTraits,
+    ThreadPool,
+};
 /// Cooperative cancellation, re-exported from `tokio-util`: cancelling a token cancels
 /// its children, never its parent.
 pub use tokio_util::sync::CancellationToken;
+
+/// The README's code blocks, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

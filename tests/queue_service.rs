@@ -40,6 +40,15 @@ fn summary(output: &Output) -> HashMap<String, String> {
         .collect()
 }
 
+/// Everything the run printed, for assertion messages.
+fn printed(output: &Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 fn number(summary: &HashMap<String, String>, key: &str) -> i64 {
     summary
         .get(key)
@@ -74,7 +83,7 @@ fn every_message_is_processed_or_dead_lettered_exactly_once() {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(number(&s, "lost"), 0);
+    assert_eq!(number(&s, "lost"), 0, "{}", printed(&output));
     assert_eq!(number(&s, "processed") + number(&s, "dead_lettered"), 5000);
     assert!(
         number(&s, "restarts") > 100,
@@ -122,7 +131,7 @@ fn a_high_malformed_ratio_escalates_and_still_accounts_for_everything() {
     ]);
     let s = summary(&output);
     assert!(!output.status.success(), "escalation exits non-zero");
-    assert_eq!(number(&s, "lost"), 0);
+    assert_eq!(number(&s, "lost"), 0, "{}", printed(&output));
     assert_eq!(number(&s, "processed") + number(&s, "dead_lettered"), 20000);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -162,7 +171,7 @@ fn sigint_stops_gracefully_with_exact_accounting() {
     );
     let s = summary(&output);
     assert_eq!(output.status.code(), Some(130), "interrupted exit code");
-    assert_eq!(number(&s, "lost"), 0);
+    assert_eq!(number(&s, "lost"), 0, "{}", printed(&output));
     assert_eq!(number(&s, "processed") + number(&s, "dead_lettered"), 200000);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("unprocessed: shutdown requested"), "{stdout}");

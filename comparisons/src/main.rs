@@ -9,10 +9,11 @@ mod actor_workloads;
 mod group_workloads;
 mod harness;
 mod supervisor_workloads;
+mod taskrunner_workloads;
 
 use harness::{HEADER, Row};
 
-const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w5", "w6"];
+const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"];
 
 fn main() {
     let mut wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +33,18 @@ fn main() {
         .expect("tokio runtime");
     println!("{HEADER}");
     for workload in wanted {
+        // The task-runner workloads run on plain threads, outside the tokio runtime.
+        let blocking = match workload.as_str() {
+            "w7" => Some(taskrunner_workloads::w7()),
+            "w8" => Some(taskrunner_workloads::w8()),
+            _ => None,
+        };
+        if let Some(rows) = blocking {
+            for row in rows {
+                row.print();
+            }
+            continue;
+        }
         let rows: Vec<Row> = runtime.block_on(async {
             match workload.as_str() {
                 "w1" => group_workloads::w1().await,

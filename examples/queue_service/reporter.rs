@@ -1,57 +1,61 @@
-//! The stats reporter: a progress line, redrawn on a terminal only.
+//! The stats reporter: a repeating task on its own single-thread task runner, redrawing
+//! a progress line when stdout is a terminal.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use steadfast::taskrunner::{RepeatingTaskHandle, SingleThreadTaskRunner, TaskRunner};
+
 use crate::pipeline::Progress;
 
-/// Stops the reporter when dropped.
+/// Stops the repetition, clears the line and joins the reporter's thread when dropped.
 pub struct Reporter {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    repeating: RepeatingTaskHandle,
+    runner: SingleThreadTaskRunner,
+    terminal: bool,
 }
 
-/// Starts redrawing `processed/dead-lettered of total` every `every`, when stdout is a
-/// terminal; does nothing otherwise.
+/// Starts the reporter: every `every`, it reads the progress counters and, on a
+/// terminal, redraws `done/total`.
 pub fn start(progress: Arc<Progress>, total: u64, every: Duration) -> Reporter {
-    if !std::io::stdout().is_terminal() {
-        return Reporter {
-            stop: None,
-            thread: None,
-        };
-    }
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-            draw(&progress, total);
-        }
-        print!("\r\x1b[2K");
-        let _ = std::io::stdout().flush();
-    });
+    let terminal = std::io::stdout().is_terminal();
+    let runner = SingleThreadTaskRunner::new("stats").expect("start the stats thread");
+    let repeating = runner
+        .post_repeating_task(
+            move || {
+                let processed = progress.processed.load(Ordering::Relaxed);
+                let dead = progress.dead_lettered.load(Ordering::Relaxed);
+                if terminal {
+                    let done = processed + dead;
+                    print!(
+                        "\r\x1b[2K{done}/{total} ({:.0}%)  processed={processed} dead_lettered={dead}",
+                        100.0 * done as f64 / total.max(1) as f64
+                    );
+                    let _ = std::io::stdout().flush();
+                }
+            },
+            every,
+        )
+        .expect("the stats runner is open");
     Reporter {
-        stop: Some(stop),
-        thread: Some(thread),
+        repeating,
+        runner,
+        terminal,
     }
-}
-
-fn draw(progress: &Progress, total: u64) {
-    let processed = progress.processed.load(Ordering::Relaxed);
-    let dead = progress.dead_lettered.load(Ordering::Relaxed);
-    let done = processed + dead;
-    print!(
-        "\r\x1b[2K{done}/{total} ({:.0}%)  processed={processed} dead_lettered={dead}",
-        100.0 * done as f64 / total.max(1) as f64
-    );
-    let _ = std::io::stdout().flush();
 }
 
 impl Drop for Reporter {
     fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        self.repeating.stop();
+        if self.terminal {
+            let _ = self.runner.post_task(|| {
+                print!("\r\x1b[2K");
+                let _ = std::io::stdout().flush();
+            });
+            let _ = self.runner.wait_idle();
         }
+        // Dropping the runner joins its thread.
     }
 }

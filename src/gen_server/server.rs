@@ -9,9 +9,9 @@ use tokio::sync::oneshot;
 use super::error::{CallError, CastError, Exit, StartError};
 use super::mailbox::{self, Rx, Tx, WeakTx};
 use super::{Context, GenServer, Options};
-use crate::panic::CatchPanic;
 use crate::Panic;
 use crate::lifecycle::{EndGuard, Lifecycle};
+use crate::panic::CatchPanic;
 
 type ReplyTo<G> = oneshot::Sender<Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>>;
 
@@ -207,13 +207,7 @@ pub(crate) async fn start<G: GenServer>(
         timeout: options.call_timeout,
     };
     let (started_tx, started) = oneshot::channel();
-    let task = tokio::spawn(run(
-        server,
-        rx,
-        myself,
-        started_tx,
-        life.guard(),
-    ));
+    let task = tokio::spawn(run(server, rx, myself, started_tx, life.guard()));
     let _ = life.task.set(task.id());
     match started.await {
         Ok(Ok(())) => Ok(Server {

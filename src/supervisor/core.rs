@@ -532,7 +532,9 @@ impl Core {
     /// The index of the child called `name` if it is stopped; OTP's `restart_child` and
     /// `delete_child` errors otherwise.
     fn stopped_child(&self, name: String) -> Result<usize, SupervisorError> {
-        let index = self.index_of(&name).ok_or_else(|| SupervisorError::NotFound(name.clone()))?;
+        let index = self
+            .index_of(&name)
+            .ok_or_else(|| SupervisorError::NotFound(name.clone()))?;
         match self.children[index].state() {
             ChildState::Running => Err(SupervisorError::Running(name)),
             ChildState::Restarting => Err(SupervisorError::Restarting(name)),

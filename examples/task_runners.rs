@@ -1,0 +1,169 @@
+//! Task runners in four scenes: `cargo run --example task_runners`.
+//!
+//! 1. Seed 004: a counter and a cache owned by a sequence (no lock: the sequence is the
+//!    lock), read and written from many threads by posting to it.
+//! 2. A "database" service on a single-thread runner (thread-affine connection).
+//! 3. Batch processing with a parallel runner: at most 4 items at once, no extra thread.
+//! 4. UI and background: task-and-reply, the reply back on the UI thread.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use steadfast::taskrunner::{
+    ParallelTaskRunner, SequencedTaskRunner, SingleThreadTaskRunner, TaskRunner, TaskTraits, ThreadPool,
+    post_task_and_reply_with_result,
+};
+
+/// State owned by one sequence. Every access is a task posted to `seq`. The Mutex is only
+/// a safe-Rust container: it is never contended (`try_lock` would panic otherwise), since
+/// the sequence runs one task at a time; callers never block on it.
+struct CounterAndCache {
+    seq: SequencedTaskRunner,
+    state: std::sync::Arc<std::sync::Mutex<Option<State>>>,
+}
+
+#[derive(Default)]
+struct State {
+    hits: u64,
+    cache: HashMap<String, String>,
+}
+
+impl CounterAndCache {
+    fn new(pool: &ThreadPool) -> Self {
+        Self {
+            seq: pool.sequenced_runner_named("cache", TaskTraits::default()),
+            // Uncontended by construction: only tasks of `seq` touch it, one at a time.
+            state: std::sync::Arc::new(std::sync::Mutex::new(Some(State::default()))),
+        }
+    }
+
+    fn with(&self, f: impl FnOnce(&mut State) + Send + 'static) {
+        let state = self.state.clone();
+        self.seq
+            .post_task(move || {
+                let mut slot = state.try_lock().expect("only the sequence touches the state");
+                f(slot.as_mut().expect("present"));
+            })
+            .expect("cache runner open");
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        let (tx, rx) = mpsc::channel();
+        let key = key.to_owned();
+        self.with(move |s| {
+            s.hits += 1;
+            let _ = tx.send(s.cache.get(&key).cloned());
+        });
+        rx.recv().expect("reply")
+    }
+}
+
+fn seed_004(pool: &ThreadPool) {
+    println!("== 1. counter and cache on a sequence ==");
+    let cc = std::sync::Arc::new(CounterAndCache::new(pool));
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let cc = cc.clone();
+            s.spawn(move || {
+                for i in 0..250 {
+                    cc.with(move |s| {
+                        s.hits += 1;
+                        s.cache.insert(format!("k{}", i % 10), format!("v{t}-{i}"));
+                    });
+                }
+            });
+        }
+    });
+    let _ = cc.get("k1");
+    let (tx, rx) = mpsc::channel();
+    cc.with(move |s| tx.send((s.hits, s.cache.len())).unwrap());
+    let (hits, entries) = rx.recv().unwrap();
+    println!("hits = {hits} (1001 expected), cache entries = {entries}");
+    // try_lock never failed: the sequence ran the tasks one at a time.
+}
+
+fn database() {
+    println!("== 2. a single-thread database service ==");
+    let db = SingleThreadTaskRunner::new("db").expect("db thread");
+    // The "connection" lives on the db thread only (think: a !Send C handle).
+    thread_local! { static ROWS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) }; }
+    for name in ["ada", "grace", "barbara"] {
+        db.post_task(move || ROWS.with(|r| r.borrow_mut().push(name.to_owned())))
+            .unwrap();
+    }
+    let (tx, rx) = mpsc::channel();
+    db.post_task(move || {
+        let thread = std::thread::current().name().unwrap_or("?").to_owned();
+        ROWS.with(|r| tx.send((thread, r.borrow().clone())).unwrap());
+    })
+    .unwrap();
+    let (thread, rows) = rx.recv().unwrap();
+    println!("on thread `{thread}`: rows = {rows:?}");
+    drop(db); // shuts down and joins the db thread
+}
+
+fn batch(pool: &ThreadPool) {
+    println!("== 3. batch processing, at most 4 at once ==");
+    let par: ParallelTaskRunner = pool
+        .parallel_runner_named("batch", 4, TaskTraits::best_effort())
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    for item in 1..=20u64 {
+        let tx = tx.clone();
+        par.post_task(move || tx.send(item * item).unwrap()).unwrap();
+    }
+    par.wait_idle().unwrap();
+    drop(tx);
+    println!("sum of squares 1..=20 = {}", rx.iter().sum::<u64>());
+}
+
+fn ui_and_background(pool: &ThreadPool) {
+    println!("== 4. UI and background: task and reply ==");
+    let ui = SingleThreadTaskRunner::new("ui").unwrap();
+    let background = pool.sequenced_runner_named("loader", TaskTraits::best_effort().may_block(true));
+    let (done_tx, done_rx) = mpsc::channel();
+    let ui_check = ui.clone();
+    post_task_and_reply_with_result(
+        &background,
+        || {
+            std::thread::sleep(Duration::from_millis(5)); // "load a file"
+            "42 lines".to_owned()
+        },
+        move |text| {
+            // Back on the UI thread: safe to touch UI state here.
+            assert!(ui_check.runs_tasks_in_current_sequence());
+            done_tx.send(format!("ui shows: {text}")).unwrap();
+        },
+        &ui,
+    )
+    .unwrap();
+    println!("{}", done_rx.recv().unwrap());
+    let (tx, rx) = mpsc::channel();
+    let ticks = ui
+        .post_repeating_task(
+            move || {
+                let _ = tx.send(());
+            },
+            Duration::from_millis(2),
+        )
+        .unwrap();
+    rx.recv().unwrap();
+    rx.recv().unwrap();
+    ticks.stop();
+    println!("ui ticked {} times before stop", ticks.run_count());
+}
+
+fn main() {
+    let pool = ThreadPool::builder()
+        .name("app")
+        .workers(2)
+        .build()
+        .expect("pool");
+    seed_004(&pool);
+    database();
+    batch(&pool);
+    ui_and_background(&pool);
+    pool.shutdown(); // joins every worker
+    println!("done: every thread joined");
+}

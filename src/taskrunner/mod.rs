@@ -1,0 +1,99 @@
+//! Task runners: Chromium's sequences, on a thread pool of OS threads.
+//!
+//! Post closures to a *runner* and let it decide where and when they run:
+//!
+//! | runner | runs tasks | use it for |
+//! |---|---|---|
+//! | [`SequencedTaskRunner`] | one at a time, in post order, on any pool worker | state owned by a sequence instead of a lock |
+//! | [`SingleThreadTaskRunner`] | one at a time, in post order, on its own thread | thread-affine APIs (UI, a C library, a connection) |
+//! | [`ParallelTaskRunner`] | up to N at once, on pool workers | batches with bounded parallelism |
+//! | [`ThreadPool`] itself | whenever a worker is free | independent fire-and-forget work |
+//!
+//! Every runner offers the [`TaskRunner`] methods: `post_task`, `post_delayed_task`
+//! (never early; equal deadlines in post order; zero delay = `post_task`),
+//! `post_repeating_task` (a [`RepeatingTaskHandle`] with an immediate, idempotent
+//! `stop`), `post_task_and_reply` (and [`post_task_and_reply_with_result`]),
+//! `shutdown`, `is_closed`, `wait_idle` (with a timeout variant) and
+//! `runs_tasks_in_current_sequence`; inside a task, [`current_runner`] returns the
+//! runner.
+//!
+//! ```
+//! use steadfast::taskrunner::{TaskRunner, TaskTraits, ThreadPool, SingleThreadTaskRunner};
+//!
+//! let pool = ThreadPool::builder().name("app").workers(2).build()?;
+//! let cache = pool.sequenced_runner(TaskTraits::default());
+//! let ui = SingleThreadTaskRunner::new("ui")?;
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! cache.post_task_and_reply(|| { /* refresh the cache */ }, move || tx.send("refreshed").unwrap(), &ui)?;
+//! assert_eq!(rx.recv()?, "refreshed");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Contracts
+//!
+//! * **Posting says whether it worked**: `Ok(())`, or a [`PostError`] after shutdown, and
+//!   then the closure has been dropped already.
+//! * **Priority across sequences, never inside one.** [`TaskPriority`] decides which
+//!   sequence (or pool task) gets a free worker next; a sequence holds a worker for at
+//!   most 32 tasks per turn. Starvation: every eighth pick of each worker looks at the
+//!   lowest priority first, so best-effort work always gets a share and never more
+//!   than that share while higher priorities wait (there is no aging).
+//! * **Panics never kill a worker**: they go to the pool's (or single-thread runner's)
+//!   [`PanicHandler`], by default a `tracing` error naming the runner.
+//! * **Shutdown** (runner or pool): intake closes; queued tasks follow their
+//!   [`ShutdownBehavior`] (dropped, or run for `BlockShutdown`); delayed tasks are
+//!   cancelled and their closures dropped; repeating tasks stop; the running task
+//!   finishes. `wait_idle` never hangs: it refuses to wait on its own runner and returns
+//!   [`WaitIdleError::Closed`] when the runner shuts down meanwhile.
+//! * **No thread outlives its owner**: [`ThreadPool::shutdown`] (or dropping the last pool
+//!   handle) joins its workers and timer thread; dropping the last
+//!   [`SingleThreadTaskRunner`] joins its thread.
+//! * **Repeating tasks** default to fixed delay and stop on the first panic (the handle's
+//!   [`stop_reason`](RepeatingTaskHandle::stop_reason) says so); [`Repeating`] selects
+//!   fixed rate or continuing after panics.
+//!
+//! Differences from go-task-runner, on purpose: posts return a result; zero-delay posts
+//! keep FIFO order with plain posts; equal deadlines run in post order; a sequence's
+//! queued tasks survive a graceful pool shutdown when they are `BlockShutdown`;
+//! `wait_idle` cannot deadlock on its own runner; a panicking repetition marks its handle
+//! stopped; a parallel runner has no thread of its own; priorities work on every pool.
+
+mod context;
+mod delayed;
+mod error;
+mod global;
+mod panic_handler;
+mod parallel;
+mod pool;
+mod repeating;
+mod reply;
+mod runner;
+mod sequenced;
+mod single_thread;
+mod source;
+mod traits;
+mod wait;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use context::current_runner;
+pub use error::{BuildError, GlobalPoolError, PostError, WaitIdleError};
+pub use global::{global_pool, init_global_pool, shutdown_global_pool};
+pub use panic_handler::{PanicHandler, TaskPanic};
+pub use parallel::ParallelTaskRunner;
+pub use pool::{ThreadPool, ThreadPoolBuilder};
+pub use repeating::{OnPanic, RepeatMode, RepeatStop, Repeating, RepeatingTaskHandle};
+pub use reply::post_task_and_reply_with_result;
+pub use runner::{RunnerHandle, TaskRunner};
+pub use sequenced::SequencedTaskRunner;
+pub use single_thread::SingleThreadTaskRunner;
+pub use traits::{ShutdownBehavior, TaskPriority, TaskTraits};
+
+/// A task as runners store it: a boxed closure run once.
+pub type Task = Box<dyn FnOnce() + Send + 'static>;
+
+/// Ids of pools and runners (0 means "none" in the thread-local context).
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}

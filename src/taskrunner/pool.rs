@@ -1,0 +1,692 @@
+//! [`ThreadPool`]: named worker threads serving three priority queues of work items (pool
+//! tasks and runner turns), plus one timer thread for delayed tasks.
+//!
+//! Hot path. Queues are lock-free MPMC channels. A poster pushes, fences, and touches the
+//! sleep mutex only when some worker is asleep and no wake-up is already on its way; a
+//! worker that runs out of work spins briefly, then sleeps on a condvar after registering
+//! as a sleeper and re-checking the queues (so no wake-up is lost). Completed pool tasks
+//! are counted per worker and published in batches, for `wait_idle`.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::context;
+use super::delayed::{Target, Timer};
+use super::error::{BuildError, PostError, WaitIdleError};
+use super::panic_handler::{PanicHandler, TaskPanic, default_handler, discard, run_task};
+use super::parallel::ParallelTaskRunner;
+use super::sequenced::SequencedTaskRunner;
+use super::source::{Source, far_future};
+use super::traits::{TaskPriority, TaskTraits};
+use super::{Task, next_id};
+
+/// One pick in this many is looked for lowest priority first (the best-effort share).
+const SHARE_PERIOD: u32 = 8;
+/// Completed pool tasks a worker counts before publishing them.
+const FLUSH_EVERY: usize = 64;
+/// Empty polls before a worker sleeps.
+const SPINS: u32 = 24;
+
+/// Keeps a hot atomic on its own cache line(s), away from fields other threads read.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+pub(crate) enum Item {
+    Task(Task, bool),
+    Source(Arc<Source>),
+}
+
+struct SleepState {
+    live: usize,
+    exited: bool,
+    /// Wake-ups granted to sleepers and not yet taken; each notifier grants one and takes
+    /// that sleeper out of `sleepers`, so a sleeper is notified once, not once per post.
+    wakeups: usize,
+}
+
+pub(crate) struct PoolInner {
+    id: u64,
+    name: Arc<str>,
+    workers: usize,
+    queues: [(Sender<Item>, Receiver<Item>); 3],
+    closed: AtomicBool,
+    /// Workers asleep (or about to be) and not yet granted a wake-up; changed under `sleep`.
+    sleepers: Padded<AtomicUsize>,
+    sleep: Mutex<SleepState>,
+    wake: Condvar,
+    pending: Padded<AtomicUsize>,
+    idle_waiters: AtomicUsize,
+    idle_lock: Mutex<()>,
+    idle_cv: Condvar,
+    timer: Timer,
+    handler: PanicHandler,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn index(priority: TaskPriority) -> usize {
+    match priority {
+        TaskPriority::BestEffort => 0,
+        TaskPriority::UserVisible => 1,
+        TaskPriority::UserBlocking => 2,
+    }
+}
+
+impl PoolInner {
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn handler(&self) -> &PanicHandler {
+        &self.handler
+    }
+
+    pub(crate) fn timer(&self) -> &Timer {
+        &self.timer
+    }
+
+    fn all_empty(&self) -> bool {
+        self.queues.iter().all(|(_, rx)| rx.is_empty())
+    }
+
+    /// Puts a work item in its priority queue and wakes a worker if needed.
+    #[inline]
+    pub(crate) fn enqueue(&self, item: Item, priority: TaskPriority) {
+        let _ = self.queues[index(priority)].0.send(item);
+        fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::Relaxed) {
+            self.enqueue_closed();
+        } else if self.sleepers.load(Ordering::Relaxed) > 0 {
+            self.wake_one();
+        }
+    }
+
+    #[cold]
+    fn enqueue_closed(&self) {
+        let mut state = lock(&self.sleep);
+        if state.exited {
+            drop(state);
+            self.drain_after_exit();
+        } else {
+            self.wake_all(&mut state);
+        }
+    }
+
+    #[cold]
+    fn wake_one(&self) {
+        let mut state = lock(&self.sleep);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+            state.wakeups += 1;
+            self.wake.notify_one();
+        }
+    }
+
+    fn wake_all(&self, state: &mut SleepState) {
+        state.wakeups += self.sleepers.swap(0, Ordering::SeqCst);
+        self.wake.notify_all();
+    }
+
+    /// Every worker has exited: whatever still arrives is dropped here.
+    fn drain_after_exit(&self) {
+        let mut finished = 0;
+        for (_, rx) in &self.queues {
+            while let Ok(item) = rx.try_recv() {
+                match item {
+                    Item::Task(task, _) => {
+                        discard(task);
+                        finished += 1;
+                    }
+                    Item::Source(source) => source.abandon(),
+                }
+            }
+        }
+        self.finish_tasks(finished);
+    }
+
+    fn pop(&self, picks: u32) -> Option<Item> {
+        let order: [usize; 3] = if picks % SHARE_PERIOD == SHARE_PERIOD - 1 {
+            [0, 1, 2]
+        } else {
+            [2, 1, 0]
+        };
+        order.iter().find_map(|&i| self.queues[i].1.try_recv().ok())
+    }
+
+    fn finish_tasks(&self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let previous = self.pending.fetch_sub(count, Ordering::SeqCst);
+        if previous == count && self.idle_waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = lock(&self.idle_lock);
+            self.idle_cv.notify_all();
+        }
+    }
+
+    pub(crate) fn push_task(&self, task: Task, traits: TaskTraits) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        self.enqueue(Item::Task(task, traits.blocks_shutdown()), traits.get_priority());
+    }
+
+    /// A delayed pool task came due.
+    pub(crate) fn push_ripe(&self, task: Task, blocks_shutdown: bool) {
+        if self.is_closed() {
+            discard(task);
+        } else {
+            let traits = TaskTraits::default().shutdown_behavior(if blocks_shutdown {
+                super::ShutdownBehavior::BlockShutdown
+            } else {
+                super::ShutdownBehavior::SkipOnShutdown
+            });
+            self.push_task(task, traits);
+        }
+    }
+
+    fn worker(&self) {
+        context::set_worker_of(self.id);
+        let mut picks: u32 = 0;
+        let mut done = 0;
+        loop {
+            if let Some(item) = self.pop(picks) {
+                picks = picks.wrapping_add(1);
+                if self.sleepers.load(Ordering::Relaxed) > 0 && !self.all_empty() {
+                    self.wake_one();
+                }
+                match item {
+                    Item::Task(task, blocks) => {
+                        if !blocks && self.is_closed() {
+                            discard(task);
+                        } else {
+                            run_task(task, &self.name, &self.handler);
+                        }
+                        done += 1;
+                        if done >= FLUSH_EVERY {
+                            self.finish_tasks(done);
+                            done = 0;
+                        }
+                    }
+                    Item::Source(source) => source.run_turn(),
+                }
+                continue;
+            }
+            self.finish_tasks(done);
+            done = 0;
+            if self.closed.load(Ordering::SeqCst) {
+                let mut state = lock(&self.sleep);
+                if self.all_empty() {
+                    state.live -= 1;
+                    state.exited = state.live == 0;
+                    return;
+                }
+                continue;
+            }
+            if self.spin() {
+                continue;
+            }
+            self.sleep();
+        }
+    }
+
+    fn spin(&self) -> bool {
+        for i in 0..SPINS {
+            if !self.all_empty() || self.is_closed() {
+                return true;
+            }
+            if i < SPINS / 2 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        false
+    }
+
+    fn sleep(&self) {
+        let mut state = lock(&self.sleep);
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if !self.all_empty() || self.closed.load(Ordering::SeqCst) {
+            // No notifier can have granted us a wake-up: we held the lock throughout.
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        while state.wakeups == 0 {
+            state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        state.wakeups -= 1;
+    }
+
+    fn shutdown(&self) {
+        if self.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        // Timer first: once `closed` is visible, delayed closures are already released.
+        self.timer.stop();
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.wake_all(&mut lock(&self.sleep));
+        let _guard = lock(&self.idle_lock);
+        self.idle_cv.notify_all();
+    }
+
+    fn join(&self) {
+        if context::is_worker_of(self.id) {
+            // A worker cannot join itself; the threads end on their own once drained.
+            return;
+        }
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+
+    fn wait(&self, timeout: Option<Duration>) -> Result<(), WaitIdleError> {
+        if context::is_worker_of(self.id) {
+            return Err(WaitIdleError::WouldDeadlock);
+        }
+        let limit = timeout.unwrap_or(Duration::MAX);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        self.idle_waiters.fetch_add(1, Ordering::SeqCst);
+        let mut guard = lock(&self.idle_lock);
+        let result = loop {
+            if self.pending.load(Ordering::SeqCst) == 0 {
+                break if self.is_closed() {
+                    Err(WaitIdleError::Closed)
+                } else {
+                    Ok(())
+                };
+            }
+            guard = match deadline {
+                None => self.idle_cv.wait(guard).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break Err(WaitIdleError::Timeout(limit));
+                    }
+                    self.idle_cv
+                        .wait_timeout(guard, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        };
+        drop(guard);
+        self.idle_waiters.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+}
+
+/// Shuts the pool down and joins its threads when the last [`ThreadPool`] handle drops.
+struct Owner(Arc<PoolInner>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.shutdown();
+        self.0.join();
+    }
+}
+
+/// A named pool of worker threads that runs tasks and the sequenced and parallel runners
+/// built on it.
+///
+/// * **Scheduling**: three priority queues of work items. An item is a task posted to the
+///   pool itself or one *turn* of a runner (up to 32 of its tasks). Higher priorities go
+///   first, except that every eighth pick of each worker looks at the lowest priority
+///   first, so best-effort work is never starved forever and never takes more than that
+///   share away from higher priorities while they have work.
+/// * **Panics** in tasks go to the pool's [`PanicHandler`]; the worker lives on.
+/// * **Shutdown** ([`shutdown`](Self::shutdown)): intake closes on the pool and every
+///   runner on it; queued tasks are dropped unless their traits say `BlockShutdown` (those
+///   still run, in order); delayed tasks are dropped; running tasks finish; then every
+///   thread of the pool is joined.
+///
+/// **Dropping the last `ThreadPool` handle shuts the pool down and joins its threads**
+/// (runners built on it then refuse posts). Cloning is cheap.
+///
+/// ```
+/// use steadfast::taskrunner::ThreadPool;
+/// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+///
+/// let pool = ThreadPool::builder().name("cpu").workers(2).build()?;
+/// let sum = Arc::new(AtomicU32::new(0));
+/// for i in 1..=4 {
+///     let sum = sum.clone();
+///     pool.post_task(move || { sum.fetch_add(i, Ordering::Relaxed); })?;
+/// }
+/// pool.wait_idle()?;
+/// assert_eq!(sum.load(Ordering::Relaxed), 10);
+/// pool.shutdown(); // joins the workers
+/// assert!(pool.post_task(|| ()).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct ThreadPool {
+    inner: Arc<PoolInner>,
+    _owner: Arc<Owner>,
+}
+
+/// Configures a [`ThreadPool`]; from [`ThreadPool::builder`].
+#[must_use = "a builder does nothing until build() is called"]
+pub struct ThreadPoolBuilder {
+    name: String,
+    workers: Option<usize>,
+    handler: Option<PanicHandler>,
+}
+
+impl fmt::Debug for ThreadPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPoolBuilder")
+            .field("name", &self.name)
+            .field("workers", &self.workers)
+            .field("custom_panic_handler", &self.handler.is_some())
+            .finish()
+    }
+}
+
+impl ThreadPoolBuilder {
+    /// The pool's name: its threads are `name-0`, `name-1`, … and `name-timer`. Default
+    /// `steadfast-pool`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The number of workers; default: the machine's available parallelism.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// Where panics of tasks go (default: a `tracing` error with runner and message).
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{ThreadPool, TaskRunner, TaskTraits};
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let tx = std::sync::Mutex::new(tx);
+    /// let pool = ThreadPool::builder()
+    ///     .workers(1)
+    ///     .panic_handler(move |p| tx.lock().unwrap().send(format!("{}: {}", p.runner(), p.message())).unwrap())
+    ///     .build()?;
+    /// let seq = pool.sequenced_runner_named("parser", TaskTraits::default());
+    /// seq.post_task(|| panic!("bad input"))?;
+    /// assert_eq!(rx.recv()?, "parser: bad input");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn panic_handler(mut self, handler: impl Fn(TaskPanic) + Send + Sync + 'static) -> Self {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Starts the workers and the timer thread.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroWorkers`] for `workers(0)`; [`BuildError::Spawn`] when the OS
+    /// refuses a thread (the threads already started are stopped and joined).
+    pub fn build(self) -> Result<ThreadPool, BuildError> {
+        let workers = self
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        if workers == 0 {
+            return Err(BuildError::ZeroWorkers);
+        }
+        let name: Arc<str> = self.name.into();
+        let inner = Arc::new(PoolInner {
+            id: next_id(),
+            name: name.clone(),
+            workers,
+            queues: std::array::from_fn(|_| crossbeam_channel::unbounded()),
+            closed: AtomicBool::new(false),
+            sleepers: Padded(AtomicUsize::new(0)),
+            sleep: Mutex::new(SleepState {
+                live: workers,
+                exited: false,
+                wakeups: 0,
+            }),
+            wake: Condvar::new(),
+            pending: Padded(AtomicUsize::new(0)),
+            idle_waiters: AtomicUsize::new(0),
+            idle_lock: Mutex::new(()),
+            idle_cv: Condvar::new(),
+            timer: Timer::new(),
+            handler: self.handler.unwrap_or_else(default_handler),
+            threads: Mutex::new(Vec::with_capacity(workers + 1)),
+        });
+        let owner = Arc::new(Owner(inner.clone()));
+        // Threads report in once running (and named), so that build() returns a pool whose
+        // threads all exist.
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        for i in 0..=workers {
+            let thread = if i == workers {
+                format!("{name}-timer")
+            } else {
+                format!("{name}-{i}")
+            };
+            let pool = inner.clone();
+            let started = started_tx.clone();
+            let spawned = std::thread::Builder::new().name(thread.clone()).spawn(move || {
+                let _ = started.send(());
+                drop(started);
+                if i == workers {
+                    pool.timer.run(&pool);
+                } else {
+                    pool.worker();
+                }
+            });
+            match spawned {
+                Ok(handle) => lock(&inner.threads).push(handle),
+                Err(source) => {
+                    // Workers not started never exit: account for them, then stop the rest.
+                    {
+                        let mut state = lock(&inner.sleep);
+                        state.live -= workers.saturating_sub(i);
+                        state.exited = state.live == 0;
+                    }
+                    drop(owner);
+                    return Err(BuildError::Spawn { thread, source });
+                }
+            }
+        }
+        drop(started_tx);
+        for _ in 0..=workers {
+            let _ = started_rx.recv();
+        }
+        Ok(ThreadPool { inner, _owner: owner })
+    }
+}
+
+impl ThreadPool {
+    /// A builder: name `steadfast-pool`, one worker per available core.
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder {
+            name: "steadfast-pool".to_owned(),
+            workers: None,
+            handler: None,
+        }
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.inner.workers
+    }
+
+    /// A new sequence on this pool, named `<pool>-seq-<n>`. See [`SequencedTaskRunner`].
+    pub fn sequenced_runner(&self, traits: TaskTraits) -> SequencedTaskRunner {
+        let name = format!("{}-seq-{}", self.inner.name, next_id());
+        self.sequenced_runner_named(name, traits)
+    }
+
+    /// A new sequence on this pool with the given name.
+    pub fn sequenced_runner_named(&self, name: impl Into<String>, traits: TaskTraits) -> SequencedTaskRunner {
+        let name: String = name.into();
+        SequencedTaskRunner::from_source(Source::new(self.inner.clone(), name.into(), traits, 1))
+    }
+
+    /// A runner that runs at most `max_concurrency` of its tasks at once on this pool's
+    /// workers (no thread of its own). See [`ParallelTaskRunner`].
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroConcurrency`] for a limit of 0.
+    pub fn parallel_runner(
+        &self,
+        max_concurrency: usize,
+        traits: TaskTraits,
+    ) -> Result<ParallelTaskRunner, BuildError> {
+        let name = format!("{}-par-{}", self.inner.name, next_id());
+        self.parallel_runner_named(name, max_concurrency, traits)
+    }
+
+    /// Like [`parallel_runner`](Self::parallel_runner), with a name.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroConcurrency`] for a limit of 0.
+    pub fn parallel_runner_named(
+        &self,
+        name: impl Into<String>,
+        max_concurrency: usize,
+        traits: TaskTraits,
+    ) -> Result<ParallelTaskRunner, BuildError> {
+        if max_concurrency == 0 {
+            return Err(BuildError::ZeroConcurrency);
+        }
+        let name: String = name.into();
+        Ok(ParallelTaskRunner::from_source(Source::new(
+            self.inner.clone(),
+            name.into(),
+            traits,
+            max_concurrency,
+        )))
+    }
+
+    /// Posts a task to the pool itself, with default traits (no ordering with other tasks).
+    ///
+    /// # Errors
+    ///
+    /// [`PostError::Closed`] after shutdown; the task is dropped before this returns.
+    pub fn post_task(&self, task: impl FnOnce() + Send + 'static) -> Result<(), PostError> {
+        self.post_task_with_traits(TaskTraits::default(), task)
+    }
+
+    /// Posts a task to the pool with the given traits.
+    ///
+    /// # Errors
+    ///
+    /// As for [`post_task`](Self::post_task).
+    pub fn post_task_with_traits(
+        &self,
+        traits: TaskTraits,
+        task: impl FnOnce() + Send + 'static,
+    ) -> Result<(), PostError> {
+        if self.inner.is_closed() {
+            return Err(self.closed_error());
+        }
+        self.inner.push_task(Box::new(task), traits);
+        Ok(())
+    }
+
+    /// Posts a task to the pool to run no earlier than `delay` from now (zero: a plain post).
+    ///
+    /// # Errors
+    ///
+    /// As for [`post_task`](Self::post_task).
+    pub fn post_delayed_task(
+        &self,
+        task: impl FnOnce() + Send + 'static,
+        delay: Duration,
+    ) -> Result<(), PostError> {
+        if delay.is_zero() {
+            return self.post_task(task);
+        }
+        if self.inner.is_closed() {
+            return Err(self.closed_error());
+        }
+        let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
+        let target = Target::Pool {
+            blocks_shutdown: false,
+        };
+        match self
+            .inner
+            .timer
+            .schedule(deadline, self.inner.id, target, Box::new(task))
+        {
+            Ok(()) => Ok(()),
+            Err(task) => {
+                discard(task);
+                Err(self.closed_error())
+            }
+        }
+    }
+
+    fn closed_error(&self) -> PostError {
+        PostError::Closed {
+            runner: self.inner.name.to_string(),
+        }
+    }
+
+    /// Blocks until every task posted to the pool itself has run (runners' tasks are
+    /// waited for with their own `wait_idle`).
+    ///
+    /// # Errors
+    ///
+    /// [`WaitIdleError::WouldDeadlock`] on one of the pool's workers;
+    /// [`WaitIdleError::Closed`] once the pool is shut down and its queue drained.
+    pub fn wait_idle(&self) -> Result<(), WaitIdleError> {
+        self.inner.wait(None)
+    }
+
+    /// Like [`wait_idle`](Self::wait_idle), giving up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As for `wait_idle`, plus [`WaitIdleError::Timeout`].
+    pub fn wait_idle_timeout(&self, timeout: Duration) -> Result<(), WaitIdleError> {
+        self.inner.wait(Some(timeout))
+    }
+
+    /// Shuts the pool down (see the type's docs) and joins every thread of it. Idempotent.
+    /// Called from a task on this pool it does not join (a thread cannot join itself): the
+    /// threads end on their own once the queues are drained.
+    pub fn shutdown(&self) {
+        self.inner.shutdown();
+        self.inner.join();
+    }
+
+    /// Whether the pool is shut down.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("name", &self.inner.name)
+            .field("workers", &self.inner.workers)
+            .field("closed", &self.inner.is_closed())
+            .finish()
+    }
+}

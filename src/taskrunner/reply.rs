@@ -1,0 +1,72 @@
+//! Task-and-reply: run work on one runner, hand its result to a reply on another.
+
+use std::time::Duration;
+
+use super::error::PostError;
+use super::runner::TaskRunner;
+use crate::Panic;
+
+/// Runs `task` on `runner`, then `reply(result)` on `reply_runner`.
+///
+/// If `task` panics, the panic goes to `runner`'s panic handler and `reply` is dropped
+/// without running. If `reply_runner` is shut down by the time `task` ends, `reply` (and
+/// the result) are dropped and a `tracing` warning names both runners. The result moves
+/// from one runner to the other through the reply post, which orders it: no lock needed.
+///
+/// ```
+/// use steadfast::taskrunner::{post_task_and_reply_with_result, SingleThreadTaskRunner, ThreadPool, TaskTraits};
+///
+/// let pool = ThreadPool::builder().workers(1).build()?;
+/// let worker = pool.sequenced_runner(TaskTraits::default());
+/// let ui = SingleThreadTaskRunner::new("ui")?;
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// post_task_and_reply_with_result(&worker, || (1..=10).sum::<u32>(), move |sum| tx.send(sum).unwrap(), &ui)?;
+/// assert_eq!(rx.recv()?, 55);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`PostError::ReplyRunnerClosed`] when `reply_runner` is already shut down (nothing is
+/// posted), [`PostError::Closed`] when `runner` is; both closures are dropped then.
+pub fn post_task_and_reply_with_result<R, Q, T>(
+    runner: &R,
+    task: impl FnOnce() -> T + Send + 'static,
+    reply: impl FnOnce(T) + Send + 'static,
+    reply_runner: &Q,
+) -> Result<(), PostError>
+where
+    R: TaskRunner + ?Sized,
+    Q: TaskRunner + ?Sized,
+    T: Send + 'static,
+{
+    if reply_runner.is_closed() {
+        return Err(PostError::ReplyRunnerClosed {
+            runner: reply_runner.name().to_owned(),
+        });
+    }
+    let reply_to = reply_runner.handle();
+    let from = runner.name().to_owned();
+    runner.post_boxed_task(
+        Box::new(move || match Panic::catch(task) {
+            Ok(value) => {
+                if reply_to
+                    .post_boxed_task(Box::new(move || reply(value)), Duration::ZERO)
+                    .is_err()
+                {
+                    tracing::warn!(
+                        runner = %from,
+                        reply_runner = %reply_to.name(),
+                        "reply dropped: the reply runner was shut down before the task ended"
+                    );
+                }
+            }
+            Err(panic) => {
+                drop(reply);
+                // Re-raised so that the runner reports it to its panic handler with its name.
+                panic.resume()
+            }
+        }),
+        Duration::ZERO,
+    )
+}

@@ -1,0 +1,343 @@
+//! The engine under sequenced and parallel runners: a lock-free FIFO of tasks plus a count
+//! of *drainers* (turns scheduled on the pool or running), at most `max` of them. A
+//! sequence is the case `max == 1`.
+//!
+//! Protocol. `post` pushes the task, then (after a SeqCst fence) tries to raise `active`
+//! below `max`; whoever raises it enqueues one drainer in the pool. A drainer runs tasks
+//! until the queue is empty or its turn budget is spent; on an empty queue it lowers
+//! `active`, fences, and looks at the queue again: a task pushed meanwhile is either seen
+//! here (and the drainer takes its slot back) or its poster saw the lowered count and
+//! scheduled a new drainer (Dekker-style, both sides SeqCst). With `max == 1` the slot is
+//! a baton passed by release/acquire atomics (the count, or the pool queue), which gives
+//! the happens-before edge between consecutive tasks of a sequence.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::context::{self, Enter};
+use super::delayed::Target;
+use super::error::{PostError, WaitIdleError};
+use super::panic_handler::{discard, run_task};
+use super::pool::{Item, PoolInner};
+use super::runner::{RunnerHandle, TaskRunner};
+use super::traits::TaskTraits;
+use super::wait::Barrier;
+use super::{Task, next_id};
+
+/// Tasks a drainer runs before it gives its worker back to the pool queue (so that other
+/// sequences, and higher priorities, get a turn).
+const TURN_BUDGET: u32 = 32;
+
+pub(crate) struct Source {
+    id: u64,
+    name: Arc<str>,
+    traits: TaskTraits,
+    max: usize,
+    tx: Sender<Task>,
+    rx: Receiver<Task>,
+    active: AtomicUsize,
+    closed: AtomicBool,
+    pool: Arc<PoolInner>,
+    idle_waiters: AtomicUsize,
+    idle_lock: Mutex<()>,
+    idle_cv: Condvar,
+    me: Weak<Source>,
+}
+
+impl Source {
+    pub(crate) fn new(pool: Arc<PoolInner>, name: Arc<str>, traits: TaskTraits, max: usize) -> Arc<Self> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Arc::new_cyclic(|me| Source {
+            id: next_id(),
+            name,
+            traits,
+            max,
+            tx,
+            rx,
+            active: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            pool,
+            idle_waiters: AtomicUsize::new(0),
+            idle_lock: Mutex::new(()),
+            idle_cv: Condvar::new(),
+            me: me.clone(),
+        })
+    }
+
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    pub(crate) fn traits(&self) -> TaskTraits {
+        self.traits
+    }
+
+    fn arc(&self) -> Arc<Source> {
+        self.me.upgrade().expect("a live source is reachable")
+    }
+
+    fn stopping(&self) -> bool {
+        self.closed.load(Ordering::Relaxed) || self.pool.is_closed()
+    }
+
+    fn closed_error(&self) -> PostError {
+        PostError::Closed {
+            runner: self.name.to_string(),
+        }
+    }
+
+    fn try_acquire(&self) -> bool {
+        let mut current = self.active.load(Ordering::SeqCst);
+        loop {
+            if current >= self.max {
+                return false;
+            }
+            match self
+                .active
+                .compare_exchange_weak(current, current + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return true,
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    #[inline]
+    fn push(&self, task: Task) {
+        // Unbounded and we hold a receiver: sending cannot fail.
+        let _ = self.tx.send(task);
+        fence(Ordering::SeqCst);
+        if self.active.load(Ordering::Relaxed) < self.max && self.try_acquire() {
+            self.pool
+                .enqueue(Item::Source(self.arc()), self.traits.get_priority());
+        }
+    }
+
+    /// A delayed task came due.
+    pub(crate) fn push_ripe(&self, task: Task) {
+        if self.stopping() {
+            discard(task);
+        } else {
+            self.push(task);
+        }
+    }
+
+    /// One turn on a pool worker.
+    pub(crate) fn run_turn(self: Arc<Self>) {
+        let enter = Enter::new(self.id, self.clone());
+        let blocks = self.traits.blocks_shutdown();
+        let mut budget = TURN_BUDGET;
+        loop {
+            match self.rx.try_recv() {
+                Ok(task) => {
+                    if !blocks && self.stopping() {
+                        discard(task);
+                        continue;
+                    }
+                    run_task(task, &self.name, self.pool.handler());
+                    budget -= 1;
+                    if budget == 0 {
+                        if !self.rx.is_empty() {
+                            drop(enter);
+                            let priority = self.traits.get_priority();
+                            self.pool.enqueue(Item::Source(self.clone()), priority);
+                            return;
+                        }
+                        budget = TURN_BUDGET;
+                    }
+                }
+                Err(_) => {
+                    if !self.release() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives a drainer slot back; true when the drainer must continue (a task arrived and
+    /// the slot was taken back).
+    fn release(&self) -> bool {
+        let previous = self.active.fetch_sub(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if !self.rx.is_empty() && self.try_acquire() {
+            return true;
+        }
+        if previous == 1 && self.idle_waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.idle_cv.notify_all();
+        }
+        false
+    }
+
+    /// The pool's threads are gone: drop what is queued and the drainer slot.
+    pub(crate) fn abandon(&self) {
+        while let Ok(task) = self.rx.try_recv() {
+            discard(task);
+        }
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        self.notify_idle();
+    }
+
+    fn notify_idle(&self) {
+        let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.idle_cv.notify_all();
+    }
+
+    /// Waits until no drainer is scheduled or running and the queue is empty.
+    fn wait_quiet(&self, deadline: Option<Instant>, timeout: Duration) -> Result<(), WaitIdleError> {
+        self.idle_waiters.fetch_add(1, Ordering::SeqCst);
+        let _unregister = Unregister(&self.idle_waiters);
+        let mut guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if self.active.load(Ordering::SeqCst) == 0 && self.rx.is_empty() {
+                return Ok(());
+            }
+            guard = match deadline {
+                None => self.idle_cv.wait(guard).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(WaitIdleError::Timeout(timeout));
+                    }
+                    self.idle_cv
+                        .wait_timeout(guard, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    fn wait(&self, timeout: Option<Duration>) -> Result<(), WaitIdleError> {
+        if self.runs_tasks_in_current_sequence() {
+            return Err(WaitIdleError::WouldDeadlock);
+        }
+        let limit = timeout.unwrap_or(Duration::MAX);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        if self.is_closed() {
+            self.wait_quiet(deadline, limit)?;
+            return Err(WaitIdleError::Closed);
+        }
+        if self.max > 1 {
+            self.wait_quiet(deadline, limit)?;
+            return if self.is_closed() {
+                Err(WaitIdleError::Closed)
+            } else {
+                Ok(())
+            };
+        }
+        // A sequence: a barrier task; it runs after everything posted before it.
+        let (barrier, guard) = Barrier::new();
+        if self
+            .post_boxed_task(Box::new(move || guard.done()), Duration::ZERO)
+            .is_err()
+        {
+            self.wait_quiet(deadline, limit)?;
+            return Err(WaitIdleError::Closed);
+        }
+        match barrier.wait(deadline) {
+            Some(true) => Ok(()),
+            Some(false) => {
+                self.wait_quiet(deadline, limit)?;
+                Err(WaitIdleError::Closed)
+            }
+            None => Err(WaitIdleError::Timeout(limit)),
+        }
+    }
+}
+
+struct Unregister<'a>(&'a AtomicUsize);
+
+impl Drop for Unregister<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl TaskRunner for Source {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn post_boxed_task(&self, task: Task, delay: Duration) -> Result<(), PostError> {
+        if self.stopping() {
+            discard(task);
+            return Err(self.closed_error());
+        }
+        if delay.is_zero() {
+            self.push(task);
+            return Ok(());
+        }
+        let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
+        if let Err(task) = self
+            .pool
+            .timer()
+            .schedule(deadline, self.id, Target::Source(self.arc()), task)
+        {
+            discard(task);
+            return Err(self.closed_error());
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            // Shut down while we scheduled: cancel again so the closure is not kept.
+            self.pool.timer().cancel_owner(self.id);
+        }
+        Ok(())
+    }
+
+    fn is_closed(&self) -> bool {
+        self.stopping()
+    }
+
+    fn shutdown(&self) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.pool.timer().cancel_owner(self.id);
+        if !self.traits.blocks_shutdown() {
+            while let Ok(task) = self.rx.try_recv() {
+                discard(task);
+            }
+        }
+        self.notify_idle();
+    }
+
+    fn runs_tasks_in_current_sequence(&self) -> bool {
+        context::current_id() == self.id
+    }
+
+    fn wait_idle_timeout(&self, timeout: Duration) -> Result<(), WaitIdleError> {
+        self.wait(Some(timeout))
+    }
+
+    fn wait_idle(&self) -> Result<(), WaitIdleError> {
+        self.wait(None)
+    }
+
+    fn handle(&self) -> RunnerHandle {
+        self.arc()
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(if self.max == 1 {
+            "SequencedTaskRunner"
+        } else {
+            "ParallelTaskRunner"
+        })
+        .field("name", &self.name)
+        .field("traits", &self.traits)
+        .field("max_concurrency", &self.max)
+        .field("closed", &self.is_closed())
+        .finish()
+    }
+}
+
+pub(crate) fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(60 * 60 * 24 * 365 * 30)
+}

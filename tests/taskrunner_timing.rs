@@ -1,0 +1,444 @@
+//! Delayed and repeating tasks, single-thread and parallel runners, task-and-reply.
+//!
+//! Timing assertions are bounds ("never early", "in order"), never exact durations.
+//! Scenarios marked "go-task-runner" are ported from github.com/Swind/go-task-runner's
+//! tests (`*_test.go`), rewritten in our own code.
+
+#[path = "taskrunner_support.rs"]
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use steadfast::taskrunner::{
+    OnPanic, PostError, RepeatStop, Repeating, RunnerHandle, SingleThreadTaskRunner, TaskPanic, TaskRunner,
+    TaskTraits, ThreadPool, WaitIdleError, post_task_and_reply_with_result,
+};
+use support::{Drops, Gate, Log, eventually, threads_named};
+
+fn pool(name: &str, workers: usize) -> ThreadPool {
+    ThreadPool::builder().name(name).workers(workers).build().unwrap()
+}
+
+/// One runner of each kind, as handles (plus the owner that keeps the single thread alive).
+fn runners(pool: &ThreadPool, single: &str) -> (Vec<RunnerHandle>, SingleThreadTaskRunner) {
+    let owner = SingleThreadTaskRunner::new(single).unwrap();
+    let handles = vec![
+        pool.sequenced_runner(TaskTraits::default()).handle(),
+        owner.handle(),
+        pool.parallel_runner(1, TaskTraits::default()).unwrap().handle(),
+    ];
+    (handles, owner)
+}
+
+// go-task-runner: TestPostDelayedTask — and "never early" on every runner kind.
+#[test]
+fn delayed_tasks_never_run_early() {
+    let pool = pool("d-early", 2);
+    let single = SingleThreadTaskRunner::new("d-early-st").unwrap();
+    let seq = pool.sequenced_runner(TaskTraits::default());
+    let (tx, rx) = mpsc::channel();
+    for ms in [1u64, 5, 10, 20, 30] {
+        let delay = Duration::from_millis(ms);
+        for runner in [&seq as &dyn TaskRunner, &single] {
+            let tx = tx.clone();
+            let posted = Instant::now();
+            runner
+                .post_boxed_task(
+                    Box::new(move || tx.send((delay, posted.elapsed())).unwrap()),
+                    delay,
+                )
+                .unwrap();
+        }
+        let tx = tx.clone();
+        let posted = Instant::now();
+        pool.post_delayed_task(move || tx.send((delay, posted.elapsed())).unwrap(), delay)
+            .unwrap();
+    }
+    for _ in 0..15 {
+        let (delay, waited) = rx.recv().unwrap();
+        assert!(waited >= delay, "ran after {waited:?}, asked for {delay:?}");
+    }
+}
+
+#[test]
+fn equal_delays_run_in_post_order() {
+    let pool = pool("d-fifo", 2);
+    let (all, _owner) = runners(&pool, "d-fifo-st");
+    for runner in all {
+        let log = Log::default();
+        for i in 0..200 {
+            let log = log.clone();
+            runner
+                .post_boxed_task(
+                    Box::new(move || log.push(i.to_string())),
+                    Duration::from_millis(15),
+                )
+                .unwrap();
+        }
+        let (tx, rx) = mpsc::channel();
+        runner
+            .post_boxed_task(Box::new(move || tx.send(()).unwrap()), Duration::from_millis(15))
+            .unwrap();
+        rx.recv().unwrap();
+        runner.wait_idle().unwrap();
+        let expected: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+        assert_eq!(log.get(), expected, "{runner:?}");
+    }
+}
+
+#[test]
+fn zero_delay_is_fifo_with_post_task() {
+    let pool = pool("d-zero", 2);
+    let (all, _owner) = runners(&pool, "d-zero-st");
+    for runner in all {
+        let log = Log::default();
+        for i in 0..100 {
+            let log = log.clone();
+            let delay = if i % 2 == 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_nanos(0)
+            };
+            let task: Box<dyn FnOnce() + Send> = Box::new(move || log.push(i.to_string()));
+            if i % 3 == 0 {
+                runner.post_boxed_task(task, delay).unwrap();
+            } else {
+                runner.post_task(task).unwrap();
+            }
+        }
+        runner.wait_idle().unwrap();
+        let expected: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        assert_eq!(log.get(), expected, "{runner:?}");
+    }
+}
+
+// go-task-runner: TestRepeatingTask_Stop.
+#[test]
+fn repeating_stop_is_immediate_and_idempotent_and_releases_the_closure() {
+    let pool = pool("d-rep", 2);
+    let (all, _owner) = runners(&pool, "d-rep-st");
+    for runner in all {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let drops = Drops::default();
+        let (r, t) = (runs.clone(), drops.track());
+        let handle = runner
+            .post_repeating_task(
+                move || {
+                    let _keep = &t;
+                    r.fetch_add(1, Ordering::SeqCst);
+                },
+                Duration::from_millis(1),
+            )
+            .unwrap();
+        eventually("three runs", || runs.load(Ordering::SeqCst) >= 3);
+        handle.stop();
+        let at_stop = runs.load(Ordering::SeqCst);
+        handle.stop();
+        assert!(handle.is_stopped());
+        assert_eq!(handle.stop_reason(), Some(RepeatStop::Stopped));
+        // Past several would-be intervals: nothing ran after stop returned.
+        let (tx, rx) = mpsc::channel();
+        runner
+            .post_delayed_task(move || tx.send(()).unwrap(), Duration::from_millis(10))
+            .unwrap();
+        rx.recv().unwrap();
+        runner.wait_idle().unwrap();
+        assert!(
+            runs.load(Ordering::SeqCst) <= at_stop + 1,
+            "at most the run under way finished"
+        );
+        assert_eq!(drops.count(), 1, "closure released");
+    }
+}
+
+#[test]
+fn repeating_zero_interval_is_an_error_and_dropping_the_handle_stops() {
+    let single = SingleThreadTaskRunner::new("d-repz").unwrap();
+    assert_eq!(
+        single.post_repeating_task(|| (), Duration::ZERO).unwrap_err(),
+        PostError::ZeroInterval
+    );
+    let drops = Drops::default();
+    let t = drops.track();
+    let handle = single
+        .post_repeating_task_with_initial_delay(
+            move || {
+                let _keep = &t;
+            },
+            Duration::from_secs(3600),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+    drop(handle);
+    assert_eq!(drops.count(), 1, "dropping the handle stops and releases at once");
+}
+
+#[test]
+fn panicking_repetition_stops_by_default_and_the_handle_says_so() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let tx = std::sync::Mutex::new(tx);
+    let pool = ThreadPool::builder()
+        .name("d-rpanic")
+        .workers(1)
+        .panic_handler(move |p: TaskPanic| tx.lock().unwrap().send(p.message().to_owned()).unwrap())
+        .build()
+        .unwrap();
+    let seq = pool.sequenced_runner(TaskTraits::default());
+    let mut n = 0;
+    let handle = seq
+        .post_repeating_task(
+            move || {
+                n += 1;
+                if n == 3 {
+                    panic!("third run failed");
+                }
+            },
+            Duration::from_millis(1),
+        )
+        .unwrap();
+    assert_eq!(rx.recv().unwrap(), "third run failed");
+    assert!(handle.is_stopped());
+    assert_eq!(
+        handle.stop_reason(),
+        Some(RepeatStop::Panicked("third run failed".into()))
+    );
+    assert_eq!(handle.run_count(), 3);
+    assert_eq!(handle.panic_count(), 1);
+
+    // With OnPanic::Continue the repetition goes on after reporting.
+    let mut n = 0;
+    let handle = seq
+        .post_repeating_task_with(
+            Repeating::every(Duration::from_millis(1)).on_panic(OnPanic::Continue),
+            move || {
+                n += 1;
+                if n % 2 == 1 {
+                    panic!("odd run {n}");
+                }
+            },
+        )
+        .unwrap();
+    for expected in ["odd run 1", "odd run 3", "odd run 5"] {
+        assert_eq!(rx.recv().unwrap(), expected);
+    }
+    assert!(!handle.is_stopped());
+    assert!(handle.panic_count() >= 3);
+    handle.stop();
+}
+
+#[test]
+fn fixed_rate_keeps_phase_and_never_runs_early() {
+    let single = SingleThreadTaskRunner::new("d-rate").unwrap();
+    let start = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    let interval = Duration::from_millis(5);
+    let handle = single
+        .post_repeating_task_with(Repeating::every(interval).fixed_rate(), move || {
+            let _ = tx.send(start.elapsed());
+        })
+        .unwrap();
+    for k in 1..=5u32 {
+        let at = rx.recv().unwrap();
+        assert!(at >= interval * k, "run {k} at {at:?}, before its slot");
+    }
+    handle.stop();
+}
+
+#[test]
+fn runner_shutdown_cancels_delayed_and_repeating_tasks() {
+    let pool = pool("d-cancel", 1);
+    let (all, _owner) = runners(&pool, "d-cancel-st");
+    for runner in all {
+        let drops = Drops::default();
+        for _ in 0..10 {
+            let t = drops.track();
+            runner
+                .post_delayed_task(move || drop(t), Duration::from_secs(3600))
+                .unwrap();
+        }
+        let t = drops.track();
+        let (tx, rx) = mpsc::channel();
+        let handle = runner
+            .post_repeating_task_with_initial_delay(
+                move || {
+                    let _keep = &t;
+                    let _ = tx.send(());
+                },
+                Duration::ZERO,
+                Duration::from_secs(3600),
+            )
+            .unwrap();
+        rx.recv().unwrap();
+        runner.wait_idle().unwrap(); // the repetition has rescheduled itself
+        runner.shutdown();
+        assert_eq!(
+            drops.count(),
+            11,
+            "every delayed closure released by shutdown: {runner:?}"
+        );
+        assert_eq!(handle.stop_reason(), Some(RepeatStop::RunnerClosed));
+    }
+}
+
+// go-task-runner: TestSingleThreadTaskRunner_SameGoroutine.
+#[test]
+fn single_thread_runs_everything_on_its_own_thread_and_joins_on_drop() {
+    let runner = SingleThreadTaskRunner::new("s-affine").unwrap();
+    assert_eq!(threads_named("s-affine"), 1);
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..50 {
+        let tx = tx.clone();
+        runner
+            .post_task(move || tx.send(std::thread::current().id()).unwrap())
+            .unwrap();
+    }
+    for _ in 0..50 {
+        assert_eq!(rx.recv().unwrap(), runner.thread_id());
+    }
+    assert_ne!(runner.thread_id(), std::thread::current().id());
+    let mut gate = Gate::new();
+    runner.post_task(gate.task()).unwrap();
+    gate.wait_entered();
+    let drops = Drops::default();
+    let t = drops.track();
+    runner.post_task(move || drop(t)).unwrap();
+    let dropper = std::thread::spawn(move || drop(runner));
+    eventually("queued task dropped by shutdown", || drops.count() == 1);
+    gate.open();
+    dropper.join().unwrap();
+    assert_eq!(
+        threads_named("s-affine"),
+        0,
+        "dropping the last handle joined the thread"
+    );
+}
+
+#[test]
+fn single_thread_last_handle_dropped_from_its_own_task() {
+    let runner = SingleThreadTaskRunner::new("s-self").unwrap();
+    let inner = runner.clone();
+    runner.post_task(move || drop(inner)).unwrap();
+    drop(runner);
+    eventually("thread ended", || threads_named("s-self") == 0);
+}
+
+#[test]
+fn single_thread_wait_idle_rules() {
+    let runner = SingleThreadTaskRunner::new("s-wait").unwrap();
+    let me = runner.clone();
+    let (tx, rx) = mpsc::channel();
+    runner
+        .post_task(move || tx.send(me.wait_idle()).unwrap())
+        .unwrap();
+    assert_eq!(rx.recv().unwrap(), Err(WaitIdleError::WouldDeadlock));
+    runner.wait_idle().unwrap();
+    runner.shutdown();
+    assert_eq!(runner.wait_idle(), Err(WaitIdleError::Closed));
+}
+
+// go-task-runner: TestParallelTaskRunner_MaxConcurrency.
+#[test]
+fn parallel_runner_bounds_concurrency() {
+    let pool = pool("p-max", 4);
+    assert!(pool.parallel_runner(0, TaskTraits::default()).is_err());
+    let par = pool.parallel_runner(2, TaskTraits::default()).unwrap();
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    for _ in 0..40 {
+        let (now, peak) = (now.clone(), peak.clone());
+        par.post_task(move || {
+            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(n, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_micros(500));
+            now.fetch_sub(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    par.wait_idle().unwrap();
+    assert!(peak.load(Ordering::SeqCst) <= 2);
+    // And two really do run at once: each waits for the other.
+    let meet = Arc::new(std::sync::Barrier::new(2));
+    for _ in 0..2 {
+        let meet = meet.clone();
+        par.post_task(move || {
+            meet.wait();
+        })
+        .unwrap();
+    }
+    par.wait_idle().unwrap();
+    assert_eq!(threads_named("p-max"), 5);
+}
+
+// go-task-runner: TestPostTaskAndReply.
+#[test]
+fn reply_runs_on_reply_runner_after_task() {
+    let pool = pool("r-ok", 2);
+    let worker = pool.sequenced_runner(TaskTraits::default());
+    let ui = SingleThreadTaskRunner::new("r-ok-ui").unwrap();
+    let (tx, rx) = mpsc::channel();
+    let ui_check = ui.clone();
+    post_task_and_reply_with_result(
+        &worker,
+        || 6 * 7,
+        move |v| tx.send((v, ui_check.runs_tasks_in_current_sequence())).unwrap(),
+        &ui,
+    )
+    .unwrap();
+    assert_eq!(rx.recv().unwrap(), (42, true));
+}
+
+#[test]
+fn reply_skipped_when_task_panics_and_dropped_when_reply_runner_closed() {
+    let (ptx, prx) = mpsc::channel::<String>();
+    let ptx = std::sync::Mutex::new(ptx);
+    let pool = ThreadPool::builder()
+        .name("r-fail")
+        .workers(1)
+        .panic_handler(move |p: TaskPanic| ptx.lock().unwrap().send(p.message().to_owned()).unwrap())
+        .build()
+        .unwrap();
+    let worker = pool.sequenced_runner(TaskTraits::default());
+    let ui = SingleThreadTaskRunner::new("r-fail-ui").unwrap();
+    let drops = Drops::default();
+    let t = drops.track();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    worker
+        .post_task_and_reply(
+            || panic!("task failed"),
+            move || {
+                drop(t);
+                r.fetch_add(1, Ordering::SeqCst);
+            },
+            &ui,
+        )
+        .unwrap();
+    assert_eq!(prx.recv().unwrap(), "task failed");
+    worker.wait_idle().unwrap();
+    assert_eq!(drops.count(), 1, "reply dropped");
+    // Reply runner closed while the task runs: reply dropped (and logged).
+    let mut gate = Gate::new();
+    let t = drops.track();
+    let r = ran.clone();
+    worker
+        .post_task_and_reply(
+            gate.task(),
+            move || {
+                drop(t);
+                r.fetch_add(1, Ordering::SeqCst);
+            },
+            &ui,
+        )
+        .unwrap();
+    gate.wait_entered();
+    ui.shutdown();
+    gate.open();
+    worker.wait_idle().unwrap();
+    assert_eq!(drops.count(), 2);
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    // Closed already at post time: an error, nothing posted.
+    let err = worker.post_task_and_reply(|| (), || (), &ui).unwrap_err();
+    assert!(matches!(err, PostError::ReplyRunnerClosed { .. }));
+}
