@@ -174,8 +174,10 @@ async fn main() -> ExitCode {
     let mut drain: Group<BoxError> = Group::new();
     // The ledgers may still be applying thousands of queued casts: give the final reads
     // more than the default 5 s call timeout.
-    let (totals_reader, dead_reader) =
-        (totals.with_timeout(Duration::from_secs(60)), dead_letters.with_timeout(Duration::from_secs(60)));
+    let (totals_reader, dead_reader) = (
+        totals.with_timeout(Duration::from_secs(60)),
+        dead_letters.with_timeout(Duration::from_secs(60)),
+    );
     let processed = Arc::new(std::sync::Mutex::new((0_u64, 0_u64)));
     let counts = Arc::new(std::sync::Mutex::new((0_u64, Default::default())));
     let (p, c) = (processed.clone(), counts.clone());
