@@ -305,6 +305,61 @@ fn wait_idle_from_own_task_is_refused_not_hung() {
     assert_eq!(rx.recv().unwrap(), Err(WaitIdleError::WouldDeadlock));
 }
 
+/// Found in review: a sequence's `wait_idle` called from a worker of the same pool
+/// would wait for a turn that needs that very worker.
+#[test]
+fn wait_idle_of_another_sequence_from_a_pool_worker_is_refused() {
+    let pool = pool("t-cross", 1);
+    let a = pool.sequenced_runner(TaskTraits::default());
+    let b = pool.sequenced_runner(TaskTraits::default());
+    let (tx, rx) = mpsc::channel();
+    a.post_task(move || tx.send(b.wait_idle()).unwrap()).unwrap();
+    assert_eq!(rx.recv().unwrap(), Err(WaitIdleError::WouldDeadlock));
+}
+
+/// Found in review: finished pool tasks are reported before a worker starts a long
+/// sequence turn, so the pool's `wait_idle` does not wait for that turn.
+#[test]
+fn pool_wait_idle_is_not_held_back_by_a_long_sequence_turn() {
+    let pool = pool("t-flush", 1);
+    let seq = pool.sequenced_runner(TaskTraits::default());
+    pool.post_task(|| {}).unwrap();
+    let mut gate = Gate::new();
+    seq.post_task(gate.task()).unwrap();
+    gate.wait_entered();
+    // The quick pool task is done; the sequence still holds the only worker.
+    assert_eq!(pool.wait_idle_timeout(Duration::from_secs(10)), Ok(()));
+    gate.open();
+    seq.wait_idle().unwrap();
+}
+
+/// Found in review: a turn ends after its budget even when tasks keep arriving, so a
+/// busy sequence cannot keep a worker from other work.
+#[test]
+fn a_busy_sequence_yields_its_worker_after_a_turn() {
+    let pool = pool("t-turn", 1);
+    let busy = pool.sequenced_runner(TaskTraits::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    // A task that re-posts itself forever (until stopped).
+    fn again(runner: steadfast::SequencedTaskRunner, stop: Arc<AtomicBool>) {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let next = runner.clone();
+        let _ = runner.post_task(move || again(next, stop));
+    }
+    let (r, s) = (busy.clone(), stop.clone());
+    busy.post_task(move || again(r, s)).unwrap();
+    let (tx, rx) = mpsc::channel();
+    pool.post_task(move || tx.send(()).unwrap()).unwrap();
+    assert!(
+        rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+        "the pool task got the worker"
+    );
+    stop.store(true, Ordering::SeqCst);
+    busy.wait_idle().unwrap();
+}
+
 #[test]
 fn wait_idle_timeout_reports_timeout() {
     let pool = pool("t-wto", 1);

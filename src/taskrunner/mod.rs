@@ -36,14 +36,16 @@
 //! * **Priority across sequences, never inside one.** [`TaskPriority`] decides which
 //!   sequence (or pool task) gets a free worker next; a sequence holds a worker for at
 //!   most 32 tasks per turn. Starvation: every eighth pick of each worker looks at the
-//!   lowest priority first, so best-effort work always gets a share and never more
-//!   than that share while higher priorities wait (there is no aging).
+//!   lowest priority first, so best-effort work always gets one pick in eight; since a
+//!   pick may be a whole turn (up to 32 tasks, or one long task), that share is counted
+//!   in picks, not in time (there is no aging).
 //! * **Panics never kill a worker**: they go to the pool's (or single-thread runner's)
 //!   [`PanicHandler`], by default a `tracing` error naming the runner.
 //! * **Shutdown** (runner or pool): intake closes; queued tasks follow their
 //!   [`ShutdownBehavior`] (dropped, or run for `BlockShutdown`); delayed tasks are
 //!   cancelled and their closures dropped; repeating tasks stop; the running task
-//!   finishes. `wait_idle` never hangs: it refuses to wait on its own runner and returns
+//!   finishes. `wait_idle` never hangs: it refuses to wait on its own runner (or, for a pool's
+//!   runner, from any worker of that pool) and returns
 //!   [`WaitIdleError::Closed`] when the runner shuts down meanwhile.
 //! * **No thread outlives its owner**: [`ThreadPool::shutdown`] (or dropping the last pool
 //!   handle) joins its workers and timer thread; dropping the last

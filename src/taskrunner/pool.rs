@@ -57,7 +57,7 @@ struct SleepState {
 }
 
 pub(crate) struct PoolInner {
-    id: u64,
+    pub(crate) id: u64,
     name: Arc<str>,
     workers: usize,
     queues: [(Sender<Item>, Receiver<Item>); 3],
@@ -221,7 +221,13 @@ impl PoolInner {
                             done = 0;
                         }
                     }
-                    Item::Source(source) => source.run_turn(),
+                    Item::Source(source) => {
+                        // Report finished pool tasks first: a long turn must not hold
+                        // back the pool's `wait_idle`.
+                        self.finish_tasks(done);
+                        done = 0;
+                        source.run_turn();
+                    }
                 }
                 continue;
             }
@@ -291,8 +297,10 @@ impl PoolInner {
             // A worker cannot join itself; the threads end on their own once drained.
             return;
         }
-        let threads = std::mem::take(&mut *lock(&self.threads));
-        for thread in threads {
+        // Join with the lock held: a second, concurrent `join` waits for this one instead
+        // of returning while threads still run. Workers never take this lock.
+        let mut threads = lock(&self.threads);
+        for thread in threads.drain(..) {
             let _ = thread.join();
         }
     }
@@ -485,6 +493,9 @@ impl ThreadPoolBuilder {
                 let _ = started.send(());
                 drop(started);
                 if i == workers {
+                    // Marked like a worker: if dropping a due task's closure drops the
+                    // last pool handle here, `join` must not try to join this thread.
+                    context::set_worker_of(pool.id);
                     pool.timer.run(&pool);
                 } else {
                     pool.worker();

@@ -141,13 +141,15 @@ impl Source {
                     run_task(task, &self.name, self.pool.handler());
                     budget -= 1;
                     if budget == 0 {
-                        if !self.rx.is_empty() {
-                            drop(enter);
+                        // The turn is over, whatever keeps arriving: give the worker back.
+                        // Still holding the slot (tasks queued, or one arrived while
+                        // releasing it), the sequence goes back on the pool's queue.
+                        drop(enter);
+                        if !self.rx.is_empty() || self.release() {
                             let priority = self.traits.get_priority();
                             self.pool.enqueue(Item::Source(self.clone()), priority);
-                            return;
                         }
-                        budget = TURN_BUDGET;
+                        return;
                     }
                 }
                 Err(_) => {
@@ -214,7 +216,9 @@ impl Source {
     }
 
     fn wait(&self, timeout: Option<Duration>) -> Result<(), WaitIdleError> {
-        if self.runs_tasks_in_current_sequence() {
+        // On its own sequence, or on any worker of its pool (the turn it waits for may
+        // need that very worker), waiting could never end.
+        if self.runs_tasks_in_current_sequence() || context::is_worker_of(self.pool.id) {
             return Err(WaitIdleError::WouldDeadlock);
         }
         let limit = timeout.unwrap_or(Duration::MAX);
