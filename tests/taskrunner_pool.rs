@@ -360,6 +360,40 @@ fn a_busy_sequence_yields_its_worker_after_a_turn() {
     busy.wait_idle().unwrap();
 }
 
+/// Found in review: a post racing a pool shutdown must either be refused or run (for
+/// BlockShutdown work) — never accepted and then silently dropped.
+#[test]
+fn a_block_shutdown_post_racing_shutdown_is_refused_or_run() {
+    for round in 0..100 {
+        let pool = pool("t-race", 2);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let traits = TaskTraits::default().shutdown_behavior(ShutdownBehavior::BlockShutdown);
+        let (p, r) = (pool.clone(), ran.clone());
+        let poster = std::thread::spawn(move || {
+            let mut accepted = 0;
+            loop {
+                let r = r.clone();
+                match p.post_task_with_traits(traits, move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                }) {
+                    Ok(()) => accepted += 1,
+                    Err(_) => return accepted,
+                }
+            }
+        });
+        while ran.load(Ordering::SeqCst) < 10 {
+            std::thread::yield_now();
+        }
+        pool.shutdown();
+        let accepted = poster.join().unwrap();
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            accepted,
+            "round {round}: accepted posts that never ran"
+        );
+    }
+}
+
 #[test]
 fn wait_idle_timeout_reports_timeout() {
     let pool = pool("t-wto", 1);

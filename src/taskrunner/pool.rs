@@ -62,6 +62,9 @@ pub(crate) struct PoolInner {
     workers: usize,
     queues: [(Sender<Item>, Receiver<Item>); 3],
     closed: AtomicBool,
+    /// Posts that saw the pool open and are still enqueueing: workers do not exit
+    /// while there are any, so an accepted post is never dropped by a racing shutdown.
+    posting: AtomicUsize,
     /// Workers asleep (or about to be) and not yet granted a wake-up; changed under `sleep`.
     sleepers: Padded<AtomicUsize>,
     sleep: Mutex<SleepState>,
@@ -88,6 +91,17 @@ fn index(priority: TaskPriority) -> usize {
 }
 
 impl PoolInner {
+    /// Admits a post: `None` once the pool is closed; while the returned guard lives,
+    /// the workers stay to take what the post enqueues.
+    pub(crate) fn admit(&self) -> Option<Admission<'_>> {
+        self.posting.fetch_add(1, Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.posting.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Admission(self))
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
     }
@@ -235,7 +249,7 @@ impl PoolInner {
             done = 0;
             if self.closed.load(Ordering::SeqCst) {
                 let mut state = lock(&self.sleep);
-                if self.all_empty() {
+                if self.all_empty() && self.posting.load(Ordering::SeqCst) == 0 {
                     state.live -= 1;
                     state.exited = state.live == 0;
                     return;
@@ -462,6 +476,7 @@ impl ThreadPoolBuilder {
             workers,
             queues: std::array::from_fn(|_| crossbeam_channel::unbounded()),
             closed: AtomicBool::new(false),
+            posting: AtomicUsize::new(0),
             sleepers: Padded(AtomicUsize::new(0)),
             sleep: Mutex::new(SleepState {
                 live: workers,
@@ -612,9 +627,9 @@ impl ThreadPool {
         traits: TaskTraits,
         task: impl FnOnce() + Send + 'static,
     ) -> Result<(), PostError> {
-        if self.inner.is_closed() {
+        let Some(_admitted) = self.inner.admit() else {
             return Err(self.closed_error());
-        }
+        };
         self.inner.push_task(Box::new(task), traits);
         Ok(())
     }
@@ -699,5 +714,14 @@ impl fmt::Debug for ThreadPool {
             .field("workers", &self.inner.workers)
             .field("closed", &self.inner.is_closed())
             .finish()
+    }
+}
+
+/// A post in progress on an open pool; see [`PoolInner::admit`].
+pub(crate) struct Admission<'a>(&'a PoolInner);
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.posting.fetch_sub(1, Ordering::SeqCst);
     }
 }

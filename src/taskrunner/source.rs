@@ -269,6 +269,11 @@ impl TaskRunner for Source {
     }
 
     fn post_boxed_task(&self, task: Task, delay: Duration) -> Result<(), PostError> {
+        // Admitted first: a pool shutdown racing this post then waits for its enqueue.
+        let Some(admitted) = self.pool.admit() else {
+            discard(task);
+            return Err(self.closed_error());
+        };
         if self.stopping() {
             discard(task);
             return Err(self.closed_error());
@@ -277,6 +282,7 @@ impl TaskRunner for Source {
             self.push(task);
             return Ok(());
         }
+        drop(admitted);
         let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
         if let Err(task) = self
             .pool
