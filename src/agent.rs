@@ -168,6 +168,16 @@ impl<S: Send + 'static> Agent<S> {
     /// # Errors
     ///
     /// [`AgentError::Stopped`] if the agent has stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let hits = steadfast::Agent::new(0_u32);
+    /// hits.cast(|n| *n += 1).unwrap();
+    /// assert_eq!(hits.get().await.unwrap(), 1); // applied before this call: same caller
+    /// # }
+    /// ```
     pub fn cast(&self, f: impl FnOnce(&mut S) + Send + 'static) -> Result<(), AgentError> {
         self.send(Box::new(move |state: &mut S| match Panic::catch(|| f(state)) {
             Ok(()) => Control::Continue,
@@ -234,6 +244,16 @@ impl<S: Send + 'static> Agent<S> {
     /// # Cancel safety
     ///
     /// As [`get_and_update`](Agent::get_and_update).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let names = steadfast::Agent::new(Vec::<String>::new());
+    /// names.update(|v| v.push("ada".into())).await.unwrap();
+    /// assert_eq!(names.get_with(|v| v.len()).await.unwrap(), 1);
+    /// # }
+    /// ```
     pub async fn update(&self, f: impl FnOnce(&mut S) + Send + 'static) -> Result<(), AgentError> {
         self.get_and_update(f).await
     }
@@ -277,6 +297,19 @@ impl<S: Send + 'static> Agent<S> {
     /// # Cancel safety
     ///
     /// Cancel safe: the stop request is sent at once; dropping the wait does not undo it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::{Agent, AgentError};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let agent = Agent::new(1);
+    /// agent.cast(|n| *n += 1).unwrap();
+    /// agent.stop().await; // the queued cast is applied first
+    /// assert!(agent.is_stopped());
+    /// assert!(matches!(agent.get().await, Err(AgentError::Stopped)));
+    /// # }
+    /// ```
     pub async fn stop(&self) {
         let _ = self.ops.send(Op::Stop);
         let _ = self.life.ended().await;

@@ -276,6 +276,16 @@ where
     ///
     /// Cancel safe: dropping the wait leaves the task running (other handles can still
     /// await it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let task: steadfast::Task<u8, String> = steadfast::Task::spawn(async { Ok(7) });
+    /// assert_eq!(task.wait().await.unwrap(), 7);
+    /// assert_eq!(task.wait().await.unwrap(), 7); // computed once, read again
+    /// # }
+    /// ```
     pub async fn wait(&self) -> Result<T, TaskError<E>> {
         let slot = &self.owner.slot;
         loop {

@@ -116,6 +116,26 @@ impl<G: GenServer> Server<G> {
     ///
     /// If dropped after the request was sent, the server still handles it; the reply is
     /// dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::gen_server::{Context, GenServer};
+    /// struct Counter(u64);
+    /// impl GenServer for Counter {
+    ///     type Call = ();
+    ///     type Reply = u64;
+    ///     type Cast = u64;
+    ///     type Error = std::convert::Infallible;
+    ///     async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Result<u64, Self::Error> { Ok(self.0) }
+    ///     async fn handle_cast(&mut self, n: u64, _: &mut Context<Self>) -> Result<(), Self::Error> { self.0 += n; Ok(()) }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = Counter(0).start().await.unwrap();
+    /// counter.cast(2).unwrap();
+    /// assert_eq!(counter.call(()).await.unwrap(), 2);
+    /// # }
+    /// ```
     pub async fn call(&self, request: G::Call) -> Result<G::Reply, CallError<G::Error>> {
         self.call_timeout(request, self.timeout).await
     }
@@ -159,6 +179,28 @@ impl<G: GenServer> Server<G> {
     /// # Errors
     ///
     /// [`CastError::Stopped`] or [`CastError::Full`], with the message handed back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::gen_server::{Context, GenServer};
+    /// struct Counter(u64);
+    /// impl GenServer for Counter {
+    ///     type Call = ();
+    ///     type Reply = u64;
+    ///     type Cast = u64;
+    ///     type Error = std::convert::Infallible;
+    ///     async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Result<u64, Self::Error> { Ok(self.0) }
+    ///     async fn handle_cast(&mut self, n: u64, _: &mut Context<Self>) -> Result<(), Self::Error> { self.0 += n; Ok(()) }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = Counter(0).start().await.unwrap();
+    /// counter.cast(5).unwrap();
+    /// counter.stop().await;
+    /// // After the stop the message comes back.
+    /// assert_eq!(counter.cast(7).unwrap_err().into_inner(), 7);
+    /// # }
+    /// ```
     pub fn cast(&self, message: G::Cast) -> Result<(), CastError<G::Cast>> {
         self.tx.try_send(Msg::Cast(message)).map_err(|error| match error {
             CastError::Stopped(Msg::Cast(m)) => CastError::Stopped(m),
@@ -189,6 +231,28 @@ impl<G: GenServer> Server<G> {
     /// # Cancel safety
     ///
     /// The stop request stands once sent; dropping the wait does not undo it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::gen_server::{Context, GenServer};
+    /// struct Counter(u64);
+    /// impl GenServer for Counter {
+    ///     type Call = ();
+    ///     type Reply = u64;
+    ///     type Cast = u64;
+    ///     type Error = std::convert::Infallible;
+    ///     async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Result<u64, Self::Error> { Ok(self.0) }
+    ///     async fn handle_cast(&mut self, n: u64, _: &mut Context<Self>) -> Result<(), Self::Error> { self.0 += n; Ok(()) }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = Counter(0).start().await.unwrap();
+    /// let other = counter.clone();
+    /// counter.stop().await;
+    /// other.stop().await; // idempotent
+    /// assert!(counter.is_stopped());
+    /// # }
+    /// ```
     pub async fn stop(&self) {
         let _ = self.tx.send(Msg::Stop).await;
         let _ = self.life.ended().await;

@@ -387,6 +387,20 @@ impl Supervisor {
     }
 
     /// The tree as it is now: names, states, restart counts, uptimes, last errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::supervisor::{ChildSpec, Supervisor};
+    /// use steadfast::{BoxError, CancellationToken};
+    /// async fn serve(cancel: CancellationToken) -> Result<(), BoxError> { cancel.cancelled().await; Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder().child(ChildSpec::new("a", serve)).spawn().unwrap();
+    /// let snapshot = sup.snapshot();
+    /// assert_eq!(snapshot.children[0].name, "a");
+    /// println!("{snapshot}"); // an indented tree; it also serialises with serde
+    /// # sup.stop().await.unwrap(); }
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         self.owner.node.snapshot()
     }
@@ -413,6 +427,20 @@ impl Supervisor {
     /// # Cancel safety
     ///
     /// If dropped after the request was sent, the child may still be started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::supervisor::{ChildSpec, Supervisor};
+    /// use steadfast::{BoxError, CancellationToken};
+    /// async fn serve(cancel: CancellationToken) -> Result<(), BoxError> { cancel.cancelled().await; Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder().child(ChildSpec::new("a", serve)).spawn().unwrap();
+    /// sup.start_child(ChildSpec::new("b", serve)).await.unwrap();
+    /// let again = sup.start_child(ChildSpec::new("b", serve)).await;
+    /// assert!(matches!(again, Err(steadfast::SupervisorError::AlreadyRunning(_))));
+    /// # sup.stop().await.unwrap(); }
+    /// ```
     pub async fn start_child(&self, spec: ChildSpec) -> Result<(), SupervisorError> {
         self.request(|reply| Command::StartChild(Box::new(spec), reply))
             .await?
@@ -428,6 +456,22 @@ impl Supervisor {
     /// # Cancel safety
     ///
     /// If dropped after the request was sent, the child is still stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::supervisor::{ChildSpec, Supervisor};
+    /// use steadfast::{BoxError, CancellationToken};
+    /// async fn serve(cancel: CancellationToken) -> Result<(), BoxError> { cancel.cancelled().await; Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder().child(ChildSpec::new("a", serve)).spawn().unwrap();
+    /// sup.terminate_child("a").await.unwrap();
+    /// sup.restart_child("a").await.unwrap(); // the spec was kept
+    /// sup.terminate_child("a").await.unwrap();
+    /// sup.delete_child("a").await.unwrap();
+    /// assert!(sup.which_children().await.unwrap().is_empty());
+    /// # sup.stop().await.unwrap(); }
+    /// ```
     pub async fn terminate_child(&self, name: &str) -> Result<(), SupervisorError> {
         self.request(|reply| Command::TerminateChild(name.to_owned(), reply))
             .await?
@@ -485,6 +529,19 @@ impl Supervisor {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::supervisor::{ChildSpec, Supervisor};
+    /// use steadfast::{BoxError, CancellationToken};
+    /// async fn serve(cancel: CancellationToken) -> Result<(), BoxError> { cancel.cancelled().await; Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder().child(ChildSpec::new("a", serve)).spawn().unwrap();
+    /// let counts = sup.count_children().await.unwrap();
+    /// assert_eq!((counts.specs, counts.active, counts.workers), (1, 1, 1));
+    /// # sup.stop().await.unwrap(); }
+    /// ```
     pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
         self.request(Command::CountChildren).await
     }
@@ -501,6 +558,20 @@ impl Supervisor {
     /// # Cancel safety
     ///
     /// The stop stands once requested; dropping the wait does not undo it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::supervisor::{ChildSpec, Supervisor};
+    /// use steadfast::{BoxError, CancellationToken};
+    /// async fn serve(cancel: CancellationToken) -> Result<(), BoxError> { cancel.cancelled().await; Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder().child(ChildSpec::new("a", serve)).spawn().unwrap();
+    /// sup.stop().await.unwrap();
+    /// sup.stop().await.unwrap(); // idempotent
+    /// assert!(sup.is_stopped());
+    /// # }
+    /// ```
     pub async fn stop(&self) -> Result<(), SupervisorError> {
         self.owner.shared.token.cancel();
         self.wait().await
