@@ -63,6 +63,7 @@
 mod context;
 mod delayed;
 mod error;
+mod gate;
 mod global;
 mod panic_handler;
 mod parallel;
@@ -72,7 +73,9 @@ mod reply;
 mod runner;
 mod sequenced;
 mod single_thread;
+mod slots;
 mod source;
+mod sync;
 mod traits;
 mod wait;
 

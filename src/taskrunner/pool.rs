@@ -8,7 +8,7 @@
 //! are counted per worker and published in batches, for `wait_idle`.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::context;
 use super::delayed::{Target, Timer};
 use super::error::{BuildError, PostError, WaitIdleError};
+use super::gate::{Admission, Gate};
 use super::panic_handler::{PanicHandler, TaskPanic, default_handler, discard, run_task};
 use super::parallel::ParallelTaskRunner;
 use super::sequenced::SequencedTaskRunner;
@@ -61,10 +62,9 @@ pub(crate) struct PoolInner {
     name: Arc<str>,
     workers: usize,
     queues: [(Sender<Item>, Receiver<Item>); 3],
-    closed: AtomicBool,
-    /// Posts that saw the pool open and are still enqueueing: workers do not exit
-    /// while there are any, so an accepted post is never dropped by a racing shutdown.
-    posting: AtomicUsize,
+    /// Intake: closed at shutdown; posts racing the closing are admitted or refused
+    /// (see `gate.rs`, checked by loom).
+    gate: Gate,
     /// Workers asleep (or about to be) and not yet granted a wake-up; changed under `sleep`.
     sleepers: Padded<AtomicUsize>,
     sleep: Mutex<SleepState>,
@@ -91,19 +91,14 @@ fn index(priority: TaskPriority) -> usize {
 }
 
 impl PoolInner {
-    /// Admits a post: `None` once the pool is closed; while the returned guard lives,
-    /// the workers stay to take what the post enqueues.
+    /// Admits a post: `None` once the pool is closed; while the admission lives, the
+    /// workers stay to take what the post enqueues.
     pub(crate) fn admit(&self) -> Option<Admission<'_>> {
-        self.posting.fetch_add(1, Ordering::SeqCst);
-        if self.closed.load(Ordering::SeqCst) {
-            self.posting.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        Some(Admission(self))
+        self.gate.admit()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Relaxed)
+        self.gate.is_closed_relaxed()
     }
 
     pub(crate) fn handler(&self) -> &PanicHandler {
@@ -123,7 +118,7 @@ impl PoolInner {
     pub(crate) fn enqueue(&self, item: Item, priority: TaskPriority) {
         let _ = self.queues[index(priority)].0.send(item);
         fence(Ordering::SeqCst);
-        if self.closed.load(Ordering::Relaxed) {
+        if self.gate.is_closed_relaxed() {
             self.enqueue_closed();
         } else if self.sleepers.load(Ordering::Relaxed) > 0 {
             self.wake_one();
@@ -247,9 +242,12 @@ impl PoolInner {
             }
             self.finish_tasks(done);
             done = 0;
-            if self.closed.load(Ordering::SeqCst) {
+            if self.gate.is_closed() {
                 let mut state = lock(&self.sleep);
-                if self.all_empty() && self.posting.load(Ordering::SeqCst) == 0 {
+                // Registered posts first, then the queues: a post that deregistered
+                // before this look has enqueued before it (the order matters; the loom
+                // model in gate.rs checks it).
+                if self.gate.may_exit() && self.all_empty() {
                     state.live -= 1;
                     state.exited = state.live == 0;
                     return;
@@ -281,7 +279,7 @@ impl PoolInner {
         let mut state = lock(&self.sleep);
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if !self.all_empty() || self.closed.load(Ordering::SeqCst) {
+        if !self.all_empty() || self.gate.is_closed() {
             // No notifier can have granted us a wake-up: we held the lock throughout.
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
             return;
@@ -293,12 +291,12 @@ impl PoolInner {
     }
 
     fn shutdown(&self) {
-        if self.closed.load(Ordering::SeqCst) {
+        if self.gate.is_closed() {
             return;
         }
-        // Timer first: once `closed` is visible, delayed closures are already released.
+        // Timer first: once the gate is closed, delayed closures are already released.
         self.timer.stop();
-        if self.closed.swap(true, Ordering::SeqCst) {
+        if !self.gate.close() {
             return;
         }
         self.wake_all(&mut lock(&self.sleep));
@@ -475,8 +473,7 @@ impl ThreadPoolBuilder {
             name: name.clone(),
             workers,
             queues: std::array::from_fn(|_| crossbeam_channel::unbounded()),
-            closed: AtomicBool::new(false),
-            posting: AtomicUsize::new(0),
+            gate: Gate::new(),
             sleepers: Padded(AtomicUsize::new(0)),
             sleep: Mutex::new(SleepState {
                 live: workers,
@@ -714,14 +711,5 @@ impl fmt::Debug for ThreadPool {
             .field("workers", &self.inner.workers)
             .field("closed", &self.inner.is_closed())
             .finish()
-    }
-}
-
-/// A post in progress on an open pool; see [`PoolInner::admit`].
-pub(crate) struct Admission<'a>(&'a PoolInner);
-
-impl Drop for Admission<'_> {
-    fn drop(&mut self) {
-        self.0.posting.fetch_sub(1, Ordering::SeqCst);
     }
 }

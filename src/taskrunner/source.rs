@@ -2,17 +2,11 @@
 //! of *drainers* (turns scheduled on the pool or running), at most `max` of them. A
 //! sequence is the case `max == 1`.
 //!
-//! Protocol. `post` pushes the task, then (after a SeqCst fence) tries to raise `active`
-//! below `max`; whoever raises it enqueues one drainer in the pool. A drainer runs tasks
-//! until the queue is empty or its turn budget is spent; on an empty queue it lowers
-//! `active`, fences, and looks at the queue again: a task pushed meanwhile is either seen
-//! here (and the drainer takes its slot back) or its poster saw the lowered count and
-//! scheduled a new drainer (Dekker-style, both sides SeqCst). With `max == 1` the slot is
-//! a baton passed by release/acquire atomics (the count, or the pool queue), which gives
-//! the happens-before edge between consecutive tasks of a sequence.
+//! The drainer-slot protocol lives in [`Slots`](super::slots::Slots) (checked by loom);
+//! this file runs the turns and the runner's lifecycle around it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -24,6 +18,7 @@ use super::error::{PostError, WaitIdleError};
 use super::panic_handler::{discard, run_task};
 use super::pool::{Item, PoolInner};
 use super::runner::{RunnerHandle, TaskRunner};
+use super::slots::{AfterRelease, Slots};
 use super::traits::TaskTraits;
 use super::wait::Barrier;
 use super::{Task, next_id};
@@ -39,7 +34,7 @@ pub(crate) struct Source {
     max: usize,
     tx: Sender<Task>,
     rx: Receiver<Task>,
-    active: AtomicUsize,
+    slots: Slots,
     closed: AtomicBool,
     pool: Arc<PoolInner>,
     idle_waiters: AtomicUsize,
@@ -58,7 +53,7 @@ impl Source {
             max,
             tx,
             rx,
-            active: AtomicUsize::new(0),
+            slots: Slots::new(max),
             closed: AtomicBool::new(false),
             pool,
             idle_waiters: AtomicUsize::new(0),
@@ -90,28 +85,11 @@ impl Source {
         }
     }
 
-    fn try_acquire(&self) -> bool {
-        let mut current = self.active.load(Ordering::SeqCst);
-        loop {
-            if current >= self.max {
-                return false;
-            }
-            match self
-                .active
-                .compare_exchange_weak(current, current + 1, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return true,
-                Err(seen) => current = seen,
-            }
-        }
-    }
-
     #[inline]
     fn push(&self, task: Task) {
         // Unbounded and we hold a receiver: sending cannot fail.
         let _ = self.tx.send(task);
-        fence(Ordering::SeqCst);
-        if self.active.load(Ordering::Relaxed) < self.max && self.try_acquire() {
+        if self.slots.after_push() {
             self.pool
                 .enqueue(Item::Source(self.arc()), self.traits.get_priority());
         }
@@ -164,16 +142,16 @@ impl Source {
     /// Gives a drainer slot back; true when the drainer must continue (a task arrived and
     /// the slot was taken back).
     fn release(&self) -> bool {
-        let previous = self.active.fetch_sub(1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        if !self.rx.is_empty() && self.try_acquire() {
-            return true;
+        match self.slots.release(|| self.rx.is_empty()) {
+            AfterRelease::Continue => true,
+            AfterRelease::Stop { quiet } => {
+                if quiet && self.idle_waiters.load(Ordering::SeqCst) > 0 {
+                    let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
+                    self.idle_cv.notify_all();
+                }
+                false
+            }
         }
-        if previous == 1 && self.idle_waiters.load(Ordering::SeqCst) > 0 {
-            let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
-            self.idle_cv.notify_all();
-        }
-        false
     }
 
     /// The pool's threads are gone: drop what is queued and the drainer slot.
@@ -181,7 +159,7 @@ impl Source {
         while let Ok(task) = self.rx.try_recv() {
             discard(task);
         }
-        self.active.fetch_sub(1, Ordering::SeqCst);
+        self.slots.abandon();
         self.notify_idle();
     }
 
@@ -196,7 +174,7 @@ impl Source {
         let _unregister = Unregister(&self.idle_waiters);
         let mut guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if self.active.load(Ordering::SeqCst) == 0 && self.rx.is_empty() {
+            if self.slots.active() == 0 && self.rx.is_empty() {
                 return Ok(());
             }
             guard = match deadline {

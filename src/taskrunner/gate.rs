@@ -1,0 +1,114 @@
+//! The pool's intake gate: closing it, and the posts that race the closing.
+//!
+//! One atomic word holds both the closed flag (bit 0) and the number of posts in
+//! progress (the rest). A post adds itself and, in the same read-modify-write, learns
+//! whether the gate was closed (then it is refused); shutdown sets the flag; a worker
+//! may exit only when the word is exactly "closed, no post in progress". All three act
+//! on one location, so they are totally ordered: a post either saw the gate closed or
+//! was counted before the worker looked, and then the worker stays to take what it
+//! enqueues (the enqueue happens before the post's release of its count). An accepted
+//! post is never dropped by a racing shutdown; the loom model below checks it.
+
+use super::sync::{AtomicUsize, Ordering};
+
+const CLOSED: usize = 1;
+const ONE_POST: usize = 2;
+
+pub(crate) struct Gate {
+    state: AtomicUsize,
+}
+
+/// A post in progress through an open gate.
+pub(crate) struct Admission<'a>(&'a Gate);
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.state.fetch_sub(ONE_POST, Ordering::Release);
+    }
+}
+
+impl Gate {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicUsize::new(0),
+        }
+    }
+
+    /// Admits a post: `None` once closed; while the admission lives, workers stay.
+    pub(crate) fn admit(&self) -> Option<Admission<'_>> {
+        if self.state.fetch_add(ONE_POST, Ordering::AcqRel) & CLOSED != 0 {
+            self.state.fetch_sub(ONE_POST, Ordering::Release);
+            return None;
+        }
+        Some(Admission(self))
+    }
+
+    /// Closes the gate; true for the call that closed it.
+    pub(crate) fn close(&self) -> bool {
+        self.state.fetch_or(CLOSED, Ordering::AcqRel) & CLOSED == 0
+    }
+
+    /// A quick look, for paths that only need a hint.
+    pub(crate) fn is_closed_relaxed(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & CLOSED != 0
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Whether a worker whose queues are empty may exit: closed, and no post in
+    /// progress. Look at the queues *after* this returns true.
+    pub(crate) fn may_exit(&self) -> bool {
+        self.state.load(Ordering::Acquire) == CLOSED
+    }
+}
+
+#[cfg(all(test, steadfast_loom))]
+mod loom_model {
+    use super::Gate;
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn loom_an_accepted_post_is_taken_by_a_worker_before_it_exits() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let gate = Arc::new(Gate::new());
+            let queued = Arc::new(AtomicUsize::new(0));
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let (g, q, a) = (gate.clone(), queued.clone(), accepted.clone());
+            let poster = loom::thread::spawn(move || {
+                if let Some(_admitted) = g.admit() {
+                    q.fetch_add(1, Ordering::SeqCst);
+                    a.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            let g = gate.clone();
+            let closer = loom::thread::spawn(move || {
+                g.close();
+            });
+            // The worker: runs what is queued, exits only when the gate says so.
+            let mut ran = 0;
+            loop {
+                if queued.load(Ordering::SeqCst) > 0 {
+                    queued.fetch_sub(1, Ordering::SeqCst);
+                    ran += 1;
+                    continue;
+                }
+                if gate.may_exit() && queued.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                loom::thread::yield_now();
+            }
+            poster.join().unwrap();
+            closer.join().unwrap();
+            assert_eq!(
+                ran,
+                accepted.load(Ordering::SeqCst),
+                "an accepted post was dropped"
+            );
+        });
+    }
+}
