@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::CancellationToken;
+use crate::watchdog::Watchdog;
 
 pub(crate) struct Lifecycle {
     /// Cancelled when the task has ended, however it ended.
@@ -15,12 +16,16 @@ pub(crate) struct Lifecycle {
     crash: OnceLock<String>,
     /// The task's id, to refuse calls it makes to itself.
     pub(crate) task: OnceLock<tokio::task::Id>,
+    /// The deadlines of calls waiting for this task.
+    pub(crate) watchdog: Arc<Watchdog>,
 }
 
 impl Lifecycle {
     pub(crate) fn new() -> Arc<Self> {
+        let done = CancellationToken::new();
         Arc::new(Self {
-            done: CancellationToken::new(),
+            watchdog: Watchdog::new(done.clone()),
+            done,
             dropped: AtomicU64::new(0),
             crash: OnceLock::new(),
             task: OnceLock::new(),

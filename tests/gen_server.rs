@@ -202,6 +202,72 @@ async fn call_times_out_server_survives_and_late_reply_is_dropped() {
     );
 }
 
+/// Concurrent calls with different timeouts, registered longest first: each expires at
+/// its own deadline (one watchdog per server keeps them, earliest first), and the
+/// watchdog task ends with the server.
+#[tokio::test(start_paused = true)]
+async fn concurrent_calls_expire_each_at_its_own_deadline() {
+    let before = alive_tasks();
+    let server = Counter::default().start().await.unwrap();
+    let start = tokio::time::Instant::now();
+    let timeouts = [9, 7, 3, 5, 1].map(Duration::from_secs);
+    let calls = timeouts.map(|timeout| {
+        let server = server.clone();
+        tokio::spawn(async move {
+            let error = server
+                .call_timeout(Req::Sleep(Duration::from_secs(60)), timeout)
+                .await
+                .unwrap_err();
+            assert!(matches!(error, CallError::Timeout(d) if d == timeout));
+            start.elapsed()
+        })
+    });
+    for (call, timeout) in calls.into_iter().zip(timeouts) {
+        assert_eq!(call.await.unwrap(), timeout, "never early, never late");
+    }
+    server.stop().await;
+    assert_eq!(settle_alive_tasks(before).await, before);
+}
+
+/// A handler that blocks its thread (no `.await`) cannot delay another caller's timeout
+/// on a multi-thread runtime: the deadline is kept by a task of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_server_cannot_hold_a_caller_past_its_timeout() {
+    struct Blocking(Arc<tokio::sync::Notify>);
+    impl GenServer for Blocking {
+        type Call = Duration;
+        type Reply = ();
+        type Cast = ();
+        type Error = std::convert::Infallible;
+        async fn handle_call(&mut self, block: Duration, _: &mut Context<Self>) -> Result<(), Self::Error> {
+            self.0.notify_one();
+            std::thread::sleep(block);
+            Ok(())
+        }
+        async fn handle_cast(&mut self, (): (), _: &mut Context<Self>) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+    let blocking = Arc::new(tokio::sync::Notify::new());
+    let server = Blocking(Arc::clone(&blocking)).start().await.unwrap();
+    let blocked = server.clone();
+    let blocker = tokio::spawn(async move { blocked.call(Duration::from_millis(1_500)).await });
+    blocking.notified().await;
+    let start = std::time::Instant::now();
+    let error = server
+        .call_timeout(Duration::ZERO, Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::Timeout(_)));
+    assert!(
+        start.elapsed() < Duration::from_millis(1_500),
+        "the timeout fired while the handler still blocked its thread ({:?})",
+        start.elapsed()
+    );
+    blocker.await.unwrap().unwrap();
+    server.stop().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn default_call_timeout_is_five_seconds() {
     let server = Counter::default().start().await.unwrap();
