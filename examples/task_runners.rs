@@ -1,7 +1,7 @@
 //! Task runners in four scenes: `cargo run --example task_runners`.
 //!
 //! 1. Seed 004: a counter and a cache owned by a sequence (no lock: the sequence is the
-//!    lock), read and written from many threads by posting to it.
+//!    lock), read and written from many threads by posting to it (`SequenceBound`).
 //! 2. A "database" service on a single-thread runner (thread-affine connection).
 //! 3. Batch processing with a parallel runner: at most 4 items at once, no extra thread.
 //! 4. UI and background: task-and-reply, the reply back on the UI thread.
@@ -11,76 +11,49 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use steadfast::taskrunner::{
-    ParallelTaskRunner, SequencedTaskRunner, SingleThreadTaskRunner, TaskRunner, TaskTraits, ThreadPool,
+    ParallelTaskRunner, SequenceBound, SingleThreadTaskRunner, TaskRunner, TaskTraits, ThreadPool,
     post_task_and_reply_with_result,
 };
 
-/// State owned by one sequence. Every access is a task posted to `seq`. The Mutex is only
-/// a safe-Rust container: it is never contended (`try_lock` would panic otherwise), since
-/// the sequence runs one task at a time; callers never block on it.
-struct CounterAndCache {
-    seq: SequencedTaskRunner,
-    state: std::sync::Arc<std::sync::Mutex<Option<State>>>,
-}
-
+/// The counter and the cache, owned by one sequence: every access is a closure posted to
+/// it (a `SequenceBound`), so there is no lock and posting never waits.
 #[derive(Default)]
 struct State {
     hits: u64,
     cache: HashMap<String, String>,
 }
 
-impl CounterAndCache {
-    fn new(pool: &ThreadPool) -> Self {
-        Self {
-            seq: pool.sequenced_runner_named("cache", TaskTraits::default()),
-            // Uncontended by construction: only tasks of `seq` touch it, one at a time.
-            state: std::sync::Arc::new(std::sync::Mutex::new(Some(State::default()))),
-        }
-    }
-
-    fn with(&self, f: impl FnOnce(&mut State) + Send + 'static) {
-        let state = self.state.clone();
-        self.seq
-            .post_task(move || {
-                let mut slot = state.try_lock().expect("only the sequence touches the state");
-                f(slot.as_mut().expect("present"));
-            })
-            .expect("cache runner open");
-    }
-
-    fn get(&self, key: &str) -> Option<String> {
-        let (tx, rx) = mpsc::channel();
-        let key = key.to_owned();
-        self.with(move |s| {
-            s.hits += 1;
-            let _ = tx.send(s.cache.get(&key).cloned());
-        });
-        rx.recv().expect("reply")
-    }
-}
-
 fn seed_004(pool: &ThreadPool) {
     println!("== 1. counter and cache on a sequence ==");
-    let cc = std::sync::Arc::new(CounterAndCache::new(pool));
+    let seq = pool.sequenced_runner_named("cache", TaskTraits::default());
+    let state = SequenceBound::new(&seq, State::default());
     std::thread::scope(|s| {
         for t in 0..4 {
-            let cc = cc.clone();
+            let state = &state;
             s.spawn(move || {
                 for i in 0..250 {
-                    cc.with(move |s| {
-                        s.hits += 1;
-                        s.cache.insert(format!("k{}", i % 10), format!("v{t}-{i}"));
-                    });
+                    state
+                        .post(move |s| {
+                            s.hits += 1;
+                            s.cache.insert(format!("k{}", i % 10), format!("v{t}-{i}"));
+                        })
+                        .expect("cache runner open");
                 }
             });
         }
     });
-    let _ = cc.get("k1");
-    let (tx, rx) = mpsc::channel();
-    cc.with(move |s| tx.send((s.hits, s.cache.len())).unwrap());
-    let (hits, entries) = rx.recv().unwrap();
-    println!("hits = {hits} (1001 expected), cache entries = {entries}");
-    // try_lock never failed: the sequence ran the tasks one at a time.
+    // A read from outside: blocks this thread until the sequence has answered.
+    let k1 = state
+        .call_blocking(|s| {
+            s.hits += 1;
+            s.cache.get("k1").cloned()
+        })
+        .expect("cache runner open");
+    let (hits, entries) = state
+        .call_blocking(|s| (s.hits, s.cache.len()))
+        .expect("cache runner open");
+    println!("k1 = {k1:?}; hits = {hits} (1001 expected), cache entries = {entries}");
+    assert_eq!((hits, entries), (1001, 10));
 }
 
 fn database() {

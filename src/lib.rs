@@ -15,14 +15,20 @@
 //! │   ├─ yes, with values in input order ... ResultGroup, try_map
 //! │   └─ no, I want every error ............ Group::wait_all / ResultGroup::wait_outcomes
 //! ├─ one computation whose result several parties await ... Task<T> (await_all, map)
-//! └─ no: it is long-running
-//!     ├─ it has a run(cancel) lifecycle ..... Runner (+ Exclusive if it can't run twice)
-//!     ├─ it is state others read and change . Agent<S> (update / cast / get_with)
-//!     ├─ it is a service with a typed protocol  GenServer (call / cast, init, terminate)
-//!     └─ it must be restarted when it crashes . Supervisor (strategies, intensity,
-//!                                              backoff, nested trees, snapshots);
-//!                                              ChildSpec::agent / ::gen_server give
-//!                                              handles that survive restarts
+//! ├─ no: it is long-running
+//! │   ├─ it has a run(cancel) lifecycle ..... Runner (+ Exclusive if it can't run twice)
+//! │   ├─ it is state others read and change . Agent<S> (update / cast / get_with)
+//! │   ├─ it is a service with a typed protocol  GenServer (call / cast, init, terminate)
+//! │   └─ it must be restarted when it crashes . Supervisor (strategies, intensity,
+//! │                                            backoff, nested trees, snapshots);
+//! │                                            ChildSpec::agent / ::gen_server give
+//! │                                            handles that survive restarts
+//! └─ it is not async: blocking or CPU work on OS threads ... taskrunner (ThreadPool)
+//!     ├─ state owned by a sequence, no lock ... SequenceBound<T> on a SequencedTaskRunner
+//!     ├─ thread-affine work (a !Send handle) .. SingleThreadTaskRunner
+//!     ├─ a batch, at most N at once ........... ParallelTaskRunner
+//!     └─ later / every so often / then reply .. post_delayed_task, post_repeating_task,
+//!                                              post_task_and_reply
 //! ```
 //!
 //! ## Task and Agent
@@ -143,8 +149,8 @@ pub use runner::{AlreadyRunning, BoxRunner, Exclusive, Runner};
 pub use supervisor::{ChildSpec, Supervisor, SupervisorError};
 pub use task::{Task, TaskError};
 pub use taskrunner::{
-    ParallelTaskRunner, SequencedTaskRunner, SingleThreadTaskRunner, TaskPriority, TaskRunner, TaskTraits,
-    ThreadPool,
+    ParallelTaskRunner, SequenceBound, SequencedTaskRunner, SingleThreadTaskRunner, TaskPriority, TaskRunner,
+    TaskTraits, ThreadPool,
 };
 /// Cooperative cancellation, re-exported from `tokio-util`: cancelling a token cancels
 /// its children, never its parent.

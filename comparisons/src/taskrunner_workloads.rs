@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use steadfast::taskrunner::{TaskRunner, TaskTraits, ThreadPool};
+use steadfast::taskrunner::{SequenceBound, TaskRunner, TaskTraits, ThreadPool};
 
 use crate::harness::{REPETITIONS, Row};
 
@@ -177,6 +177,7 @@ pub fn w8() -> Vec<Row> {
     let param = format!("increments={W8_INCREMENTS};posters={POSTERS}");
     let pool = ThreadPool::builder().name("w8").workers(2).build().unwrap();
     let seq = pool.sequenced_runner(TaskTraits::default());
+    let bound_seq = seq.clone();
     let per = W8_INCREMENTS / POSTERS;
     compare_blocking(
         "w8",
@@ -185,6 +186,23 @@ pub fn w8() -> Vec<Row> {
         vec![
             (
                 "steadfast-sequenced",
+                Box::new(move || {
+                    let counter = SequenceBound::new(&bound_seq, 0_u64);
+                    std::thread::scope(|s| {
+                        for _ in 0..POSTERS {
+                            let counter = &counter;
+                            s.spawn(move || {
+                                for _ in 0..per {
+                                    counter.post(|n| *n += 1).unwrap();
+                                }
+                            });
+                        }
+                    });
+                    assert_eq!(counter.call_blocking(|n| *n).unwrap(), W8_INCREMENTS);
+                }),
+            ),
+            (
+                "steadfast-sequenced-post-task",
                 Box::new(move || {
                     let counter = Arc::new(SeqCounter(std::cell::UnsafeCell::new(0)));
                     std::thread::scope(|s| {

@@ -79,3 +79,8 @@ pub(crate) fn set_worker_of(pool: u64) {
 pub(crate) fn is_worker_of(pool: u64) -> bool {
     WORKER_OF.with(|w| w.get() == pool)
 }
+
+/// Whether this thread is a worker of any pool.
+pub(crate) fn is_pool_worker() -> bool {
+    WORKER_OF.with(|w| w.get() != 0)
+}

@@ -8,6 +8,7 @@
 //! | [`SingleThreadTaskRunner`] | one at a time, in post order, on its own thread | thread-affine APIs (UI, a C library, a connection) |
 //! | [`ParallelTaskRunner`] | up to N at once, on pool workers | batches with bounded parallelism |
 //! | [`ThreadPool`] itself | whenever a worker is free | independent fire-and-forget work |
+//! | [`SequenceBound<T>`] | closures on one value, one at a time, in post order, on a runner | a value owned by a sequence: no lock, no allocation per call for closures that capture nothing |
 //!
 //! Every runner offers the [`TaskRunner`] methods: `post_task`, `post_delayed_task`
 //! (never early; equal deadlines in post order; zero delay = `post_task`),
@@ -71,6 +72,7 @@ mod pool;
 mod repeating;
 mod reply;
 mod runner;
+mod sequence_bound;
 mod sequenced;
 mod single_thread;
 mod slots;
@@ -90,6 +92,7 @@ pub use pool::{ThreadPool, ThreadPoolBuilder};
 pub use repeating::{OnPanic, RepeatMode, RepeatStop, Repeating, RepeatingTaskHandle};
 pub use reply::post_task_and_reply_with_result;
 pub use runner::{RunnerHandle, TaskRunner};
+pub use sequence_bound::SequenceBound;
 pub use sequenced::SequencedTaskRunner;
 pub use single_thread::SingleThreadTaskRunner;
 pub use traits::{ShutdownBehavior, TaskPriority, TaskTraits};
