@@ -8,14 +8,21 @@
 //! was counted before the worker looked, and then the worker stays to take what it
 //! enqueues (the enqueue happens before the post's release of its count). An accepted
 //! post is never dropped by a racing shutdown; the loom model below checks it.
+//!
+//! The word changes twice per post, so readers that only want a hint ("is the pool
+//! closing?", asked by workers for every task) read a copy of the flag kept on a cache
+//! line of its own instead; reading the word itself would pull its line away from the
+//! posting thread on every post.
 
-use super::sync::{AtomicUsize, Ordering};
+use super::sync::{AtomicBool, AtomicUsize, Ordering, Padded};
 
 const CLOSED: usize = 1;
 const ONE_POST: usize = 2;
 
 pub(crate) struct Gate {
-    state: AtomicUsize,
+    state: Padded<AtomicUsize>,
+    /// A copy of the closed bit for hints, set before the bit.
+    closed_hint: Padded<AtomicBool>,
 }
 
 /// A post in progress through an open gate.
@@ -30,7 +37,8 @@ impl Drop for Admission<'_> {
 impl Gate {
     pub(crate) fn new() -> Self {
         Self {
-            state: AtomicUsize::new(0),
+            state: Padded(AtomicUsize::new(0)),
+            closed_hint: Padded(AtomicBool::new(false)),
         }
     }
 
@@ -45,12 +53,13 @@ impl Gate {
 
     /// Closes the gate; true for the call that closed it.
     pub(crate) fn close(&self) -> bool {
+        self.closed_hint.store(true, Ordering::SeqCst);
         self.state.fetch_or(CLOSED, Ordering::AcqRel) & CLOSED == 0
     }
 
     /// A quick look, for paths that only need a hint.
     pub(crate) fn is_closed_relaxed(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & CLOSED != 0
+        self.closed_hint.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_closed(&self) -> bool {

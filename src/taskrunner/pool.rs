@@ -23,6 +23,7 @@ use super::panic_handler::{PanicHandler, TaskPanic, default_handler, discard, ru
 use super::parallel::ParallelTaskRunner;
 use super::sequenced::SequencedTaskRunner;
 use super::source::{Source, far_future};
+use super::sync::Padded;
 use super::traits::{TaskPriority, TaskTraits};
 use super::{Task, next_id};
 
@@ -32,17 +33,6 @@ const SHARE_PERIOD: u32 = 8;
 const FLUSH_EVERY: usize = 64;
 /// Empty polls before a worker sleeps.
 const SPINS: u32 = 24;
-
-/// Keeps a hot atomic on its own cache line(s), away from fields other threads read.
-#[repr(align(128))]
-struct Padded<T>(T);
-
-impl<T> std::ops::Deref for Padded<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
 
 pub(crate) enum Item {
     Task(Task, bool),
