@@ -21,6 +21,7 @@ use super::context;
 use super::error::{PostError, WaitIdleError};
 use super::runner::{RunnerHandle, TaskRunner};
 use super::slots::{AfterRelease, Slots};
+use super::sync::Padded;
 use super::wait::Barrier;
 use crate::Panic;
 
@@ -85,9 +86,11 @@ struct Shared<T> {
     rx: Receiver<Call<T>>,
     /// One drainer slot: held by the drain task that is posted or running.
     drainer: Slots,
-    /// Touched only by the drain that holds the slot: at most one at a time.
-    value: UnsafeCell<T>,
     runner: RunnerHandle,
+    /// Touched only by the drain that holds the slot: at most one at a time. On cache
+    /// lines of its own: the drain writes it on every call, posters read the fields above
+    /// on every post.
+    value: Padded<UnsafeCell<T>>,
 }
 
 // SAFETY: `value` is only reached by the single drain task that holds the drainer slot,
@@ -125,7 +128,7 @@ impl<T: Send + 'static> SequenceBound<T> {
                 tx,
                 rx,
                 drainer: Slots::new(1),
-                value: UnsafeCell::new(value),
+                value: Padded(UnsafeCell::new(value)),
                 runner: runner.handle(),
             }),
         }
