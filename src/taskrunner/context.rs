@@ -3,13 +3,19 @@
 //! [`runs_tasks_in_current_sequence`](crate::taskrunner::TaskRunner::runs_tasks_in_current_sequence).
 
 use std::cell::{Cell, RefCell};
+use std::sync::{Arc, Weak};
 
+use super::pool::PoolInner;
 use super::runner::RunnerHandle;
 
 thread_local! {
     static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
     static CURRENT: RefCell<Option<RunnerHandle>> = const { RefCell::new(None) };
     static WORKER_OF: Cell<u64> = const { Cell::new(0) };
+    /// The pool whose worker this thread is (for `ScopedBlockingCall`).
+    static POOL: RefCell<Weak<PoolInner>> = const { RefCell::new(Weak::new()) };
+    /// Whether the task (or turn) running on this worker declared `may_block`.
+    static MAY_BLOCK: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The runner whose task is running on this thread, or `None` outside runner tasks (on
@@ -83,4 +89,25 @@ pub(crate) fn is_worker_of(pool: u64) -> bool {
 /// Whether this thread is a worker of any pool.
 pub(crate) fn is_pool_worker() -> bool {
     WORKER_OF.with(|w| w.get() != 0)
+}
+
+/// Marks this thread as a worker of `pool`.
+pub(crate) fn set_current_pool(pool: &Arc<PoolInner>) {
+    set_worker_of(pool.id);
+    POOL.with(|p| *p.borrow_mut() = Arc::downgrade(pool));
+}
+
+/// The pool whose worker this thread is.
+pub(crate) fn current_pool() -> Option<Arc<PoolInner>> {
+    POOL.with(|p| p.borrow().upgrade())
+}
+
+/// Records whether the task about to run on this worker declared `may_block`.
+#[inline]
+pub(crate) fn set_may_block(may_block: bool) {
+    MAY_BLOCK.with(|m| m.set(may_block));
+}
+
+pub(crate) fn current_task_may_block() -> bool {
+    MAY_BLOCK.with(Cell::get)
 }

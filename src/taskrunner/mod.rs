@@ -40,6 +40,11 @@
 //!   lowest priority first, so best-effort work always gets one pick in eight; since a
 //!   pick may be a whole turn (up to 32 tasks, or one long task), that share is counted
 //!   in picks, not in time (there is no aging).
+//! * **Blocking**: a task whose traits say [`may_block`](TaskTraits::may_block) marks
+//!   its blocking part with a [`ScopedBlockingCall`]; meanwhile the pool starts an extra
+//!   worker (capped, joined at shutdown, gone once idle and no longer needed), so a pool
+//!   of N workers keeps N threads for other work. Tasks that did not declare it never
+//!   grow the pool.
 //! * **Panics never kill a worker**: they go to the pool's (or single-thread runner's)
 //!   [`PanicHandler`], by default a `tracing` error naming the runner.
 //! * **Shutdown** (runner or pool): intake closes; queued tasks follow their
@@ -61,6 +66,7 @@
 //! `wait_idle` cannot deadlock on its own runner; a panicking repetition marks its handle
 //! stopped; a parallel runner has no thread of its own; priorities work on every pool.
 
+mod blocking;
 mod context;
 mod delayed;
 mod error;
@@ -83,6 +89,7 @@ mod wait;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use blocking::ScopedBlockingCall;
 pub use context::current_runner;
 pub use error::{BuildError, GlobalPoolError, PostError, WaitIdleError};
 pub use global::{global_pool, init_global_pool, shutdown_global_pool};

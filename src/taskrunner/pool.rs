@@ -31,16 +31,21 @@ use super::{Task, next_id};
 const SHARE_PERIOD: u32 = 8;
 /// Completed pool tasks a worker counts before publishing them.
 const FLUSH_EVERY: usize = 64;
+/// Extra workers for blocked tasks, at most (Chromium's cap on a pool's workers).
+const DEFAULT_MAX_BLOCKING_WORKERS: usize = 256;
 /// Empty polls before a worker sleeps.
 const SPINS: u32 = 24;
 
 pub(crate) enum Item {
-    Task(Task, bool),
+    Task(Task, TaskTraits),
     Source(Arc<Source>),
 }
 
 struct SleepState {
+    /// Worker threads running (the configured ones plus extra ones for blocked tasks).
     live: usize,
+    /// Workers inside a `ScopedBlockingCall` of a `may_block` task.
+    blocked: usize,
     exited: bool,
     /// Wake-ups granted to sleepers and not yet taken; each notifier grants one and takes
     /// that sleeper out of `sleepers`, so a sleeper is notified once, not once per post.
@@ -66,6 +71,14 @@ pub(crate) struct PoolInner {
     timer: Timer,
     handler: PanicHandler,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    join_serial: Mutex<()>,
+    max_blocking_workers: usize,
+}
+
+#[derive(PartialEq, Eq)]
+enum AfterSleep {
+    Work,
+    Exit,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -180,7 +193,7 @@ impl PoolInner {
 
     pub(crate) fn push_task(&self, task: Task, traits: TaskTraits) {
         self.pending.fetch_add(1, Ordering::SeqCst);
-        self.enqueue(Item::Task(task, traits.blocks_shutdown()), traits.get_priority());
+        self.enqueue(Item::Task(task, traits), traits.get_priority());
     }
 
     /// A delayed pool task came due.
@@ -197,8 +210,10 @@ impl PoolInner {
         }
     }
 
-    fn worker(&self) {
-        context::set_worker_of(self.id);
+    /// A worker's loop; `extra` for one started for a blocked task (it leaves once idle
+    /// and no longer needed).
+    fn worker(self: &Arc<Self>, extra: bool) {
+        context::set_current_pool(self);
         let mut picks: u32 = 0;
         let mut done = 0;
         loop {
@@ -208,10 +223,11 @@ impl PoolInner {
                     self.wake_one();
                 }
                 match item {
-                    Item::Task(task, blocks) => {
-                        if !blocks && self.is_closed() {
+                    Item::Task(task, traits) => {
+                        if !traits.blocks_shutdown() && self.is_closed() {
                             discard(task);
                         } else {
+                            context::set_may_block(traits.get_may_block());
                             run_task(task, &self.name, &self.handler);
                         }
                         done += 1;
@@ -225,6 +241,7 @@ impl PoolInner {
                         // back the pool's `wait_idle`.
                         self.finish_tasks(done);
                         done = 0;
+                        context::set_may_block(source.traits().get_may_block());
                         source.run_turn();
                     }
                 }
@@ -247,7 +264,9 @@ impl PoolInner {
             if self.spin() {
                 continue;
             }
-            self.sleep();
+            if self.sleep(extra) == AfterSleep::Exit {
+                return;
+            }
         }
     }
 
@@ -265,19 +284,83 @@ impl PoolInner {
         false
     }
 
-    fn sleep(&self) {
+    fn sleep(&self, extra: bool) -> AfterSleep {
         let mut state = lock(&self.sleep);
+        if extra && state.live > self.workers + state.blocked {
+            // An extra worker started for a blocked task that has since gone on: no
+            // longer needed.
+            state.live -= 1;
+            return AfterSleep::Exit;
+        }
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if !self.all_empty() || self.gate.is_closed() {
             // No notifier can have granted us a wake-up: we held the lock throughout.
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
-            return;
+            return AfterSleep::Work;
         }
         while state.wakeups == 0 {
             state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
         }
         state.wakeups -= 1;
+        AfterSleep::Work
+    }
+
+    /// A `may_block` task on this pool's worker entered a blocking call: keep `workers`
+    /// threads free for other work by starting an extra worker if needed.
+    pub(crate) fn enter_blocking(self: &Arc<Self>) {
+        let start_extra = {
+            let mut state = lock(&self.sleep);
+            state.blocked += 1;
+            let wanted = state.live < self.workers + state.blocked
+                && state.live < self.workers + self.max_blocking_workers
+                && !self.gate.is_closed();
+            if wanted {
+                state.live += 1;
+            }
+            wanted
+        };
+        if start_extra && !self.start_extra_worker() {
+            let mut state = lock(&self.sleep);
+            state.live -= 1;
+            state.exited = state.live == 0;
+        }
+    }
+
+    /// The blocking call ended: a surplus worker, if asleep, is woken to exit.
+    pub(crate) fn leave_blocking(&self) {
+        let mut state = lock(&self.sleep);
+        state.blocked -= 1;
+        if state.live > self.workers + state.blocked && self.sleepers.load(Ordering::SeqCst) > 0 {
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+            state.wakeups += 1;
+            self.wake.notify_one();
+        }
+    }
+
+    /// Starts one extra worker; false when the pool is closing or the OS refused.
+    fn start_extra_worker(self: &Arc<Self>) -> bool {
+        // Under the thread list's lock, re-checking the gate: `join` closes the gate
+        // before it empties the list, so a thread started here is always joined.
+        let mut threads = lock(&self.threads);
+        if self.gate.is_closed() {
+            return false;
+        }
+        threads.retain(|thread| !thread.is_finished());
+        let pool = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-blocking", self.name))
+            .spawn(move || pool.worker(true));
+        match spawned {
+            Ok(handle) => {
+                threads.push(handle);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(pool = %self.name, %error, "could not start an extra worker for a blocked task");
+                false
+            }
+        }
     }
 
     fn shutdown(&self) {
@@ -299,11 +382,19 @@ impl PoolInner {
             // A worker cannot join itself; the threads end on their own once drained.
             return;
         }
-        // Join with the lock held: a second, concurrent `join` waits for this one instead
-        // of returning while threads still run. Workers never take this lock.
-        let mut threads = lock(&self.threads);
-        for thread in threads.drain(..) {
-            let _ = thread.join();
+        // Serialised: a second, concurrent `join` waits for this one instead of returning
+        // while threads still run. The list itself is locked only to take from it, since
+        // a blocked task may be starting an extra worker meanwhile (see
+        // `start_extra_worker`); rounds go on until the list stays empty.
+        let _serial = lock(&self.join_serial);
+        loop {
+            let round = std::mem::take(&mut *lock(&self.threads));
+            if round.is_empty() {
+                return;
+            }
+            for thread in round {
+                let _ = thread.join();
+            }
         }
     }
 
@@ -398,6 +489,7 @@ pub struct ThreadPoolBuilder {
     name: String,
     workers: Option<usize>,
     handler: Option<PanicHandler>,
+    max_blocking_workers: usize,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -406,6 +498,7 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("name", &self.name)
             .field("workers", &self.workers)
             .field("custom_panic_handler", &self.handler.is_some())
+            .field("max_blocking_workers", &self.max_blocking_workers)
             .finish()
     }
 }
@@ -421,6 +514,14 @@ impl ThreadPoolBuilder {
     /// The number of workers; default: the machine's available parallelism.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = Some(workers);
+        self
+    }
+
+    /// At most this many extra workers at a time for tasks blocked in a
+    /// [`ScopedBlockingCall`](super::ScopedBlockingCall) (default 256, Chromium's cap; 0
+    /// turns the growth off). Beyond it, blocked tasks hold their workers.
+    pub fn max_blocking_workers(mut self, max: usize) -> Self {
+        self.max_blocking_workers = max;
         self
     }
 
@@ -467,6 +568,7 @@ impl ThreadPoolBuilder {
             sleepers: Padded(AtomicUsize::new(0)),
             sleep: Mutex::new(SleepState {
                 live: workers,
+                blocked: 0,
                 exited: false,
                 wakeups: 0,
             }),
@@ -478,6 +580,8 @@ impl ThreadPoolBuilder {
             timer: Timer::new(),
             handler: self.handler.unwrap_or_else(default_handler),
             threads: Mutex::new(Vec::with_capacity(workers + 1)),
+            join_serial: Mutex::new(()),
+            max_blocking_workers: self.max_blocking_workers,
         });
         let owner = Arc::new(Owner(inner.clone()));
         // Threads report in once running (and named), so that build() returns a pool whose
@@ -500,7 +604,7 @@ impl ThreadPoolBuilder {
                     context::set_worker_of(pool.id);
                     pool.timer.run(&pool);
                 } else {
-                    pool.worker();
+                    pool.worker(false);
                 }
             });
             match spawned {
@@ -532,6 +636,7 @@ impl ThreadPool {
             name: "steadfast-pool".to_owned(),
             workers: None,
             handler: None,
+            max_blocking_workers: DEFAULT_MAX_BLOCKING_WORKERS,
         }
     }
 

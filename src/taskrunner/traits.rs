@@ -83,8 +83,10 @@ impl TaskTraits {
         self
     }
 
-    /// Declares that tasks may block (I/O, waiting). A declaration for readers and tools:
-    /// the pool does not add workers for blocked tasks, so size it for them.
+    /// Declares that tasks may block (I/O, waiting). Inside such a task, a
+    /// [`ScopedBlockingCall`](super::ScopedBlockingCall) around the blocking part lets the
+    /// pool start an extra worker meanwhile, so other work goes on; without the
+    /// declaration the pool is never grown for the task.
     #[must_use]
     pub fn may_block(mut self, may_block: bool) -> Self {
         self.may_block = may_block;
