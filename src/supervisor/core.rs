@@ -226,13 +226,13 @@ impl Core {
             started_at: now,
         });
         child.restart_at = None;
-        let (name, restarts) = (child.spec.name.clone(), child.restarts);
         self.node.lock().children[index].nested = nested;
         self.publish(index);
+        let child = &self.children[index];
         self.emit(|supervisor| Event::Started {
             supervisor,
-            child: name,
-            restarts,
+            child: child.spec.name.clone(),
+            restarts: child.restarts,
         });
     }
 
@@ -351,20 +351,19 @@ impl Core {
         if crashed {
             tracing::warn!(supervisor = %self.path, child = %child.spec.name, restarts = child.restarts,
                 error = child.last_error.as_deref().unwrap_or_default(), "child crashed");
-            let (name, restarts) = (child.spec.name.clone(), child.restarts);
-            let error = child.last_error.as_deref().unwrap_or_default().to_owned();
+            let child = &self.children[index];
             self.emit(|supervisor| Event::Crashed {
                 supervisor,
-                child: name,
-                restarts,
-                error,
+                child: child.spec.name.clone(),
+                restarts: child.restarts,
+                error: child.last_error.as_deref().unwrap_or_default().to_owned(),
             });
         } else {
             tracing::debug!(supervisor = %self.path, child = %child.spec.name, "child exited cleanly");
-            let name = child.spec.name.clone();
+            let child = &self.children[index];
             self.emit(|supervisor| Event::Exited {
                 supervisor,
-                child: name,
+                child: child.spec.name.clone(),
             });
         }
         let child = &self.children[index];
@@ -401,8 +400,11 @@ impl Core {
                 last_error,
             });
         }
-        let child = self.children[index].spec.name.clone();
-        self.emit(|supervisor| Event::Restarting { supervisor, child });
+        let child = &self.children[index];
+        self.emit(|supervisor| Event::Restarting {
+            supervisor,
+            child: child.spec.name.clone(),
+        });
         self.restart_group(index, uptime, now).await;
         Ok(())
     }
