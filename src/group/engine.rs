@@ -359,31 +359,48 @@ where
             self.spawn_single(member);
             return;
         };
-        let mut member = Some(member);
+        // Fast path: room now, so no waiter registration with the `Notify`.
+        let Some(mut member) = self.place(limit, member) else {
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
         loop {
-            let shared = Arc::clone(&self.shared);
             let space = shared.space.notified();
             tokio::pin!(space);
-            // Register interest before looking, so a slot freed in between is not missed.
+            // Register interest before looking again, so a slot freed in between is not
+            // missed.
             space.as_mut().enable();
-            {
-                let mut queue = shared.lock_queue();
-                if queue.workers < limit.get() {
-                    queue.workers += 1;
-                    drop(queue);
-                    let index = self.claim_index();
-                    self.start_worker(index, member.take().expect("member is submitted once"));
-                    return;
-                }
-                if queue.items.len() < limit.get() {
-                    let index = self.claim_index();
-                    let boxed: BoxMember<T, E> = Box::pin(member.take().expect("member is submitted once"));
-                    queue.items.push_back((index, boxed));
-                    return;
-                }
-            }
+            member = match self.place(limit, member) {
+                None => return,
+                Some(member) => member,
+            };
             space.await;
         }
+    }
+
+    /// Starts `member` on a new worker or queues it, if there is room; hands it back
+    /// otherwise.
+    #[track_caller]
+    fn place<F>(&mut self, limit: NonZeroUsize, member: F) -> Option<F>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let mut queue = self.shared.lock_queue();
+        if queue.workers < limit.get() {
+            queue.workers += 1;
+            drop(queue);
+            let index = self.claim_index();
+            self.start_worker(index, member);
+            return None;
+        }
+        if queue.items.len() < limit.get() {
+            // Field by field (not `claim_index`): `queue` borrows `self.shared`.
+            let index = self.next_index;
+            self.next_index += 1;
+            queue.items.push_back((index, Box::pin(member)));
+            return None;
+        }
+        Some(member)
     }
 
     /// Waits for every task, then cancels the token (errgroup: the context ends with
