@@ -1,8 +1,8 @@
 //! Criterion benchmarks of the task runners: post throughput to the pool, to a sequence,
-//! and a delayed post.
+//! to a parallel runner, and calls on a `SequenceBound` value.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use steadfast::taskrunner::{TaskRunner, TaskTraits, ThreadPool};
+use steadfast::taskrunner::{SequenceBound, TaskRunner, TaskTraits, ThreadPool};
 
 const BATCH: usize = 10_000;
 
@@ -34,6 +34,15 @@ fn bench(c: &mut Criterion) {
                 par.post_task(|| {}).unwrap();
             }
             par.wait_idle().unwrap();
+        })
+    });
+    let counter = SequenceBound::new(&seq, 0_u64);
+    group.bench_function("sequence_bound_post_10k_and_wait", |b| {
+        b.iter(|| {
+            for _ in 0..BATCH {
+                counter.post(|n| *n += 1).unwrap();
+            }
+            counter.wait_idle().unwrap();
         })
     });
     group.finish();
