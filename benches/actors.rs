@@ -35,7 +35,10 @@ async fn on_worker<F: std::future::Future<Output = ()> + Send + 'static>(work: F
 fn actor_benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (agent, server) = runtime.block_on(async {
-        (Agent::new(0_u64), Counter(0).start().await.expect("server starts"))
+        (
+            Agent::new(0_u64),
+            Counter(0).start().await.expect("server starts"),
+        )
     });
     let mut group = c.benchmark_group("actors");
     group.throughput(criterion::Throughput::Elements(BATCH));

@@ -11,8 +11,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use steadfast::taskrunner::{
-    ParallelTaskRunner, SequenceBound, SingleThreadTaskRunner, TaskRunner, TaskTraits, ThreadPool,
-    post_task_and_reply_with_result,
+    ParallelTaskRunner, ScopedBlockingCall, SequenceBound, SingleThreadTaskRunner, TaskRunner, TaskTraits,
+    ThreadPool, post_task_and_reply_with_result,
 };
 
 /// The counter and the cache, owned by one sequence: every access is a closure posted to
@@ -100,6 +100,9 @@ fn ui_and_background(pool: &ThreadPool) {
     post_task_and_reply_with_result(
         &background,
         || {
+            // Blocking I/O in a `may_block` task: marked, so that the pool starts a
+            // stand-in worker meanwhile instead of losing one of its two.
+            let _blocking = ScopedBlockingCall::new();
             std::thread::sleep(Duration::from_millis(5)); // "load a file"
             "42 lines".to_owned()
         },
