@@ -21,10 +21,14 @@ pub(crate) struct Lifecycle {
 }
 
 impl Lifecycle {
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (the server's: its call deadlines are kept there).
+    #[track_caller]
     pub(crate) fn new() -> Arc<Self> {
         let done = CancellationToken::new();
         Arc::new(Self {
-            watchdog: Watchdog::new(done.clone()),
+            watchdog: Watchdog::new(done.clone(), tokio::runtime::Handle::current()),
             done,
             dropped: AtomicU64::new(0),
             crash: OnceLock::new(),

@@ -60,6 +60,10 @@ impl<T: Send> Expire for Slot<T> {
     fn expire(&self) {
         self.finish(State::Ended(NoReply::Expired));
     }
+
+    fn abandon(&self) {
+        self.finish(State::Ended(NoReply::Abandoned));
+    }
 }
 
 /// A fresh call: the server's end and the caller's end, whose wait ends `timeout` from
@@ -178,7 +182,10 @@ mod tests {
 
     fn watchdog() -> (Arc<Watchdog>, CancellationToken) {
         let ended = CancellationToken::new();
-        (Watchdog::new(ended.clone()), ended)
+        (
+            Watchdog::new(ended.clone(), tokio::runtime::Handle::current()),
+            ended,
+        )
     }
 
     #[tokio::test(start_paused = true)]
