@@ -8,7 +8,7 @@ mod support;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use steadfast::taskrunner::{ScopedBlockingCall, TaskTraits, ThreadPool};
+use steadfast::taskrunner::{ScopedBlockingCall, ShutdownBehavior, TaskTraits, ThreadPool};
 use support::{eventually, threads_named};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -127,6 +127,34 @@ fn shutdown_joins_extra_workers() {
     }
     pool.shutdown();
     assert_eq!(threads_named("bk4"), 0, "every thread joined by shutdown");
+}
+
+#[test]
+fn a_block_shutdown_task_blocked_during_shutdown_still_gets_a_replacement() {
+    let pool = pool("bk5", 1);
+    let must_run = TaskTraits::default().shutdown_behavior(ShutdownBehavior::BlockShutdown);
+    let mut gate = support::Gate::new();
+    pool.post_task_with_traits(must_run, gate.task()).unwrap();
+    gate.wait_entered();
+    let (signal_tx, signal) = mpsc::channel::<()>();
+    let (outcome_tx, outcome) = mpsc::channel();
+    // A waits for B, queued behind it; both must run although the pool is shutting down.
+    pool.post_task_with_traits(must_run.may_block(true), move || {
+        let _blocked = ScopedBlockingCall::new();
+        outcome_tx.send(signal.recv_timeout(WAIT).is_ok()).unwrap();
+    })
+    .unwrap();
+    pool.post_task_with_traits(must_run, move || signal_tx.send(()).unwrap())
+        .unwrap();
+    let closer = {
+        let pool = pool.clone();
+        std::thread::spawn(move || pool.shutdown())
+    };
+    eventually("shutdown started", || pool.is_closed());
+    gate.open();
+    assert!(outcome.recv_timeout(WAIT).unwrap(), "B ran on a stand-in worker");
+    closer.join().unwrap();
+    assert_eq!(threads_named("bk5"), 0, "every thread joined by shutdown");
 }
 
 #[test]

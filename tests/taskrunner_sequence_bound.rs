@@ -10,7 +10,8 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use steadfast::taskrunner::{
-    PostError, SequenceBound, SingleThreadTaskRunner, TaskRunner, TaskTraits, ThreadPool, WaitIdleError,
+    PostError, SequenceBound, ShutdownBehavior, SingleThreadTaskRunner, TaskRunner, TaskTraits, ThreadPool,
+    WaitIdleError,
 };
 use support::{Drops, Gate};
 
@@ -169,6 +170,65 @@ fn shutdown_refuses_posts_and_releases_queued_calls() {
     assert!(matches!(refused, PostError::Closed { .. }));
     assert_eq!(drops.count(), 11, "a refused closure is dropped at once");
     assert_eq!(bound.call_blocking(|()| 1), Err(WaitIdleError::Closed));
+}
+
+#[test]
+fn skip_on_shutdown_a_running_drain_stops_after_the_current_call() {
+    let pool = pool("sb-skip", 1);
+    let seq = pool.sequenced_runner(TaskTraits::default());
+    let bound = SequenceBound::new(&seq, ());
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    bound
+        .post(move |()| {
+            entered_tx.send(()).unwrap();
+            let _ = released.recv_timeout(Duration::from_secs(10));
+        })
+        .unwrap();
+    entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    // Queued behind the running call, in the same drain.
+    let drops = Drops::default();
+    let ran = Arc::new(AtomicUsize::new(0));
+    for _ in 0..10 {
+        let (tracked, ran) = (drops.track(), Arc::clone(&ran));
+        bound
+            .post(move |()| {
+                ran.fetch_add(1, Ordering::SeqCst);
+                drop(tracked);
+            })
+            .unwrap();
+    }
+    seq.shutdown();
+    release.send(()).unwrap();
+    support::eventually("queued calls dropped", || drops.count() == 10);
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "none ran after the shutdown");
+}
+
+#[test]
+fn block_shutdown_calls_still_run_even_past_a_panic() {
+    let pool = ThreadPool::builder()
+        .name("sb-block")
+        .workers(1)
+        .panic_handler(|_| {})
+        .build()
+        .unwrap();
+    let seq = pool.sequenced_runner(TaskTraits::default().shutdown_behavior(ShutdownBehavior::BlockShutdown));
+    let bound = SequenceBound::new(&seq, Vec::new());
+    let mut gate = Gate::new();
+    seq.post_task(gate.task()).unwrap();
+    gate.wait_entered();
+    let (done_tx, done) = mpsc::channel();
+    bound.post(|v| v.push(1)).unwrap();
+    bound.post(|_| panic!("during shutdown")).unwrap();
+    bound.post(|v| v.push(3)).unwrap();
+    bound.post(move |v| done_tx.send(v.clone()).unwrap()).unwrap();
+    seq.shutdown();
+    gate.open();
+    assert_eq!(
+        done.recv_timeout(Duration::from_secs(10)).unwrap(),
+        vec![1, 3],
+        "accepted calls ran after the shutdown, the panic did not drop the rest"
+    );
 }
 
 #[test]

@@ -312,9 +312,10 @@ impl PoolInner {
         let start_extra = {
             let mut state = lock(&self.sleep);
             state.blocked += 1;
+            // Also while the pool shuts down: a block-shutdown task may be waiting for
+            // another one still queued.
             let wanted = state.live < self.workers + state.blocked
-                && state.live < self.workers + self.max_blocking_workers
-                && !self.gate.is_closed();
+                && state.live < self.workers + self.max_blocking_workers;
             if wanted {
                 state.live += 1;
             }
@@ -327,26 +328,28 @@ impl PoolInner {
         }
     }
 
-    /// The blocking call ended: a surplus worker, if asleep, is woken to exit.
+    /// The blocking call ended: sleepers are woken so that a surplus extra worker among
+    /// them leaves (the others find nothing to do and sleep again).
     pub(crate) fn leave_blocking(&self) {
         let mut state = lock(&self.sleep);
         state.blocked -= 1;
-        if state.live > self.workers + state.blocked && self.sleepers.load(Ordering::SeqCst) > 0 {
-            self.sleepers.fetch_sub(1, Ordering::SeqCst);
-            state.wakeups += 1;
-            self.wake.notify_one();
+        if state.live > self.workers + state.blocked {
+            self.wake_all(&mut state);
         }
     }
 
-    /// Starts one extra worker; false when the pool is closing or the OS refused.
+    /// Starts one extra worker; false when the OS refused.
     fn start_extra_worker(self: &Arc<Self>) -> bool {
-        // Under the thread list's lock, re-checking the gate: `join` closes the gate
-        // before it empties the list, so a thread started here is always joined.
+        // Always joined: this runs on a worker, which `join` joins in some round, and the
+        // handle is listed before this worker can exit, so a later round takes it.
         let mut threads = lock(&self.threads);
-        if self.gate.is_closed() {
-            return false;
+        // Threads that have finished are joined here (at once, or after their thread-local
+        // destructors) so that the list does not grow with every blocking call.
+        let (finished, running): (Vec<_>, Vec<_>) = threads.drain(..).partition(JoinHandle::is_finished);
+        *threads = running;
+        for thread in finished {
+            let _ = thread.join();
         }
-        threads.retain(|thread| !thread.is_finished());
         let pool = Arc::clone(self);
         let spawned = std::thread::Builder::new()
             .name(format!("{}-blocking", self.name))
@@ -645,7 +648,8 @@ impl ThreadPool {
         &self.inner.name
     }
 
-    /// The number of worker threads.
+    /// The number of workers the pool was built with (extra workers started for blocked
+    /// `may_block` tasks are not counted).
     pub fn workers(&self) -> usize {
         self.inner.workers
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::error::{PostError, WaitIdleError};
 use super::repeating::{self, Repeating, RepeatingTaskHandle};
+use super::traits::TaskTraits;
 use super::{Task, reply};
 
 /// A shared, type-erased handle to a runner, as returned by
@@ -50,6 +51,12 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
 
     /// Whether the runner is shut down (it then refuses every post).
     fn is_closed(&self) -> bool;
+
+    /// The traits the runner's tasks run with (priority, `may_block`, shutdown
+    /// behaviour). Runners that have none report the defaults.
+    fn traits(&self) -> TaskTraits {
+        TaskTraits::default()
+    }
 
     /// Closes intake: later posts fail; queued tasks are dropped unless the runner's
     /// traits say [`BlockShutdown`](super::ShutdownBehavior::BlockShutdown), in which case
@@ -247,6 +254,9 @@ impl<T: TaskRunner + ?Sized> TaskRunner for Arc<T> {
     }
     fn is_closed(&self) -> bool {
         (**self).is_closed()
+    }
+    fn traits(&self) -> TaskTraits {
+        (**self).traits()
     }
     fn shutdown(&self) {
         (**self).shutdown()

@@ -35,27 +35,29 @@ type Call<T> = Box<dyn FnOnce(&mut T) + Send>;
 
 /// A value of type `T` that lives on a task runner: every access is a closure posted to
 /// it, and the closures run one at a time, in the order they were posted, each seeing the
-/// changes of the one before (the hand-over is a lock, so a release/acquire edge). No lock
-/// is held while a closure runs, and no closure ever runs concurrently with another on
+/// changes of the one before (the hand-over goes through sequentially consistent atomics:
+/// a happens-before edge). No lock is held while a closure runs, and no closure ever runs concurrently with another on
 /// the same value, whatever runner it is bound to.
 ///
 /// Use it for state that belongs to a sequence (a cache, a counter, a connection's
 /// bookkeeping) instead of a `Mutex` that every thread fights over: posting does not wait
 /// for the closure to run.
 ///
-/// **Batching and order.** Calls are run in batches by one task on the runner. Calls
-/// through this value (and its clones) keep their order; relative to *other* tasks posted
-/// directly to the same runner, a batch runs where its first call's task was posted, so a
-/// call may run before a task that was posted to the runner after the call. Post through
-/// the `SequenceBound` whatever must be ordered with its calls.
+/// **Batching and order.** Calls run in *drain* tasks on the runner, each running the
+/// calls it finds queued (up to 1024, then a fresh drain queues behind the runner's other
+/// tasks). Calls through this value (and its clones) keep their order; relative to
+/// *other* tasks posted directly to the same runner there is no order: a call may run
+/// before or after a task posted to the runner around the same time. Post through the
+/// `SequenceBound` whatever must be ordered with its calls.
 ///
 /// **Panics.** A closure that panics is reported to the runner's panic handler (with the
 /// runner's name) and the calls queued after it still run, as with the runner's own tasks:
 /// the value is kept, possibly half-updated by the panicking closure.
 ///
 /// **Shutdown.** Once the runner is shut down, [`post`](SequenceBound::post) refuses and
-/// drops the closure at once; calls queued but not run follow the runner's shutdown
-/// behaviour (the default, skip-on-shutdown, drops them).
+/// drops the closure at once. Calls queued but not run follow the runner's shutdown
+/// behaviour: with skip-on-shutdown (the default) the running call finishes and the rest
+/// are dropped; with block-shutdown they still run.
 ///
 /// **Dropping** the last handle drops the value once no drain is queued or running, on
 /// whichever thread lets go last; queued calls still run first.
@@ -87,6 +89,9 @@ struct Shared<T> {
     /// One drainer slot: held by the drain task that is posted or running.
     drainer: Slots,
     runner: RunnerHandle,
+    /// The runner's shutdown behaviour is `BlockShutdown`: queued calls still run after
+    /// its shutdown (otherwise they are dropped).
+    blocks_shutdown: bool,
     /// Touched only by the drain that holds the slot: at most one at a time. On cache
     /// lines of its own: the drain writes it on every call, posters read the fields above
     /// on every post.
@@ -118,9 +123,9 @@ impl<T> fmt::Debug for SequenceBound<T> {
 
 impl<T: Send + 'static> SequenceBound<T> {
     /// Binds `value` to `runner`. Any runner works (tasks through one `SequenceBound` never
-    /// overlap, even on a parallel runner or the pool itself); a
-    /// [`SequencedTaskRunner`](super::SequencedTaskRunner) keeps its closures in sequence
-    /// with that runner's other tasks.
+    /// overlap, even on a [`ParallelTaskRunner`](super::ParallelTaskRunner)); on a
+    /// [`SequencedTaskRunner`](super::SequencedTaskRunner) they also never overlap that
+    /// runner's other tasks.
     pub fn new<R: TaskRunner + ?Sized>(runner: &R, value: T) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
         Self {
@@ -130,6 +135,7 @@ impl<T: Send + 'static> SequenceBound<T> {
                 drainer: Slots::new(1),
                 value: Padded(UnsafeCell::new(value)),
                 runner: runner.handle(),
+                blocks_shutdown: runner.traits().blocks_shutdown(),
             }),
         }
     }
@@ -323,6 +329,44 @@ impl<T: Send + 'static> Shared<T> {
             .map_err(|_| shared.closed_error())
     }
 
+    /// From a running drain that holds the slot: posts a fresh drain that inherits it.
+    /// False when the runner refused (it is shut down): the caller keeps the slot and
+    /// goes on draining in place, so that no accepted call is lost to the refusal.
+    fn repost(shared: &Arc<Self>) -> bool {
+        let held = Arc::new(Mutex::new(Some(Drain(Some(Arc::clone(shared))))));
+        let queued = Arc::clone(&held);
+        let task = Box::new(move || {
+            let drain = queued.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(drain) = drain {
+                drain.run();
+            }
+        });
+        if shared.runner.post_boxed_task(task, Duration::ZERO).is_ok() {
+            return true;
+        }
+        // The refused task is gone, but the drain in it is still ours: disarm it.
+        if let Some(mut drain) = held.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            drain.0 = None;
+        }
+        false
+    }
+
+    /// Drops every queued call and gives the drainer slot back, looking again after the
+    /// release: a call pushed meanwhile whose poster saw the slot taken is dropped too,
+    /// never left behind with no drain coming.
+    fn drop_queued_and_release(&self) {
+        loop {
+            let calls: Vec<Call<T>> = self.rx.try_iter().collect();
+            if let Err(panic) = Panic::catch(move || drop(calls)) {
+                tracing::warn!(message = %panic.message(), "destructor of a dropped SequenceBound call panicked");
+            }
+            match self.drainer.release(|| self.rx.is_empty()) {
+                AfterRelease::Continue => {}
+                AfterRelease::Stop { .. } => return,
+            }
+        }
+    }
+
     /// Spins briefly; true when a call arrived meanwhile (a poster in a loop is usually
     /// about to push the next one, and a released slot costs a fresh drain task).
     fn linger(&self) -> bool {
@@ -344,44 +388,59 @@ impl<T: Send + 'static> Drain<T> {
     fn run(mut self) {
         let Some(shared) = self.0.take() else { return };
         let mut ran = 0;
+        // A panic seen while the runner refused a fresh drain: resumed (and so reported
+        // by the runner) once this drain is done.
+        let mut deferred: Option<Panic> = None;
         loop {
-            match shared.rx.try_recv() {
-                Ok(call) => {
-                    // SAFETY: this drain holds the drainer slot (see `Shared`).
-                    let value = unsafe { &mut *shared.value.get() };
-                    if let Err(panic) = Panic::catch(|| call(value)) {
-                        // Later calls still run, behind a fresh drain that inherits the
-                        // slot; the panic itself goes to the runner's handler.
-                        let _ = Shared::post_drain(&shared);
-                        panic.resume();
-                    }
-                    ran += 1;
-                    if ran >= DRAIN_BUDGET && !shared.runner.is_closed() {
-                        // Give the runner back; the fresh drain inherits the slot.
-                        let _ = Shared::post_drain(&shared);
-                        return;
-                    }
-                }
-                Err(_) => {
-                    if shared.linger() {
-                        continue;
-                    }
-                    match shared.drainer.release(|| shared.rx.is_empty()) {
-                        AfterRelease::Continue => {}
-                        AfterRelease::Stop { .. } => return,
-                    }
-                }
+            if !shared.blocks_shutdown && shared.runner.is_closed() {
+                // Skip-on-shutdown: the running call has finished; the rest is dropped.
+                shared.drop_queued_and_release();
+                break;
             }
+            let Ok(call) = shared.rx.try_recv() else {
+                if shared.linger() {
+                    continue;
+                }
+                match shared.drainer.release(|| shared.rx.is_empty()) {
+                    AfterRelease::Continue => continue,
+                    AfterRelease::Stop { .. } => break,
+                }
+            };
+            // SAFETY: this drain holds the drainer slot (see `Shared`).
+            let value = unsafe { &mut *shared.value.get() };
+            if let Err(panic) = Panic::catch(|| call(value)) {
+                // Later calls still run, behind a fresh drain that inherits the slot; the
+                // panic goes to the runner's handler.
+                if deferred.is_none() && Shared::repost(&shared) {
+                    panic.resume();
+                }
+                match &deferred {
+                    None => deferred = Some(panic),
+                    Some(_) => tracing::error!(runner = %shared.runner.name(), message = %panic.message(),
+                        "a SequenceBound call panicked while its runner was shutting down"),
+                }
+                continue;
+            }
+            ran += 1;
+            if ran >= DRAIN_BUDGET && deferred.is_none() {
+                if Shared::repost(&shared) {
+                    // Give the runner back; the fresh drain inherits the slot.
+                    return;
+                }
+                ran = 0;
+            }
+        }
+        if let Some(panic) = deferred {
+            panic.resume();
         }
     }
 }
 
 impl<T: Send + 'static> Drop for Drain<T> {
     fn drop(&mut self) {
+        // Dropped unrun: the runner shut down before the drain could run.
         if let Some(shared) = self.0.take() {
-            let dropped: Vec<Call<T>> = shared.rx.try_iter().collect();
-            shared.drainer.abandon();
-            drop(dropped);
+            shared.drop_queued_and_release();
         }
     }
 }

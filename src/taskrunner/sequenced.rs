@@ -73,6 +73,9 @@ macro_rules! delegate_task_runner {
             fn is_closed(&self) -> bool {
                 self.$field.is_closed()
             }
+            fn traits(&self) -> $crate::taskrunner::TaskTraits {
+                self.$field.traits()
+            }
             fn shutdown(&self) {
                 self.$field.shutdown()
             }

@@ -165,6 +165,10 @@ impl TaskRunner for Shared {
         self.closed.load(Ordering::SeqCst)
     }
 
+    fn traits(&self) -> TaskTraits {
+        self.traits
+    }
+
     fn shutdown(&self) {
         let dropped = {
             let mut state = lock(&self.state);

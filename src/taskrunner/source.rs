@@ -300,6 +300,10 @@ impl TaskRunner for Source {
         self.stopping()
     }
 
+    fn traits(&self) -> TaskTraits {
+        self.traits
+    }
+
     fn shutdown(&self) {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;
