@@ -7,6 +7,18 @@ use std::time::{Duration, Instant};
 /// Timed repetitions after one warm-up; the median of these is reported.
 pub const REPETITIONS: usize = 11;
 
+/// Pause before each timed run of the thread-pool workloads, so that threads a previous
+/// system left spinning (rayon's workers, for one) do not eat into the next system's
+/// time. (The async workloads share one runtime and get no pause: parked runtime
+/// workers would then be part of every measurement.)
+pub const SETTLE: Duration = Duration::from_millis(20);
+
+/// The order of the systems in round `round`: rotated by one each round, so that every
+/// system follows every other equally often.
+pub fn rotation(round: usize, systems: usize) -> impl Iterator<Item = usize> {
+    (0..systems).map(move |i| (round + i) % systems.max(1))
+}
+
 /// One CSV row of the output contract.
 pub struct Row {
     pub system: &'static str,
@@ -48,8 +60,8 @@ where
 }
 
 /// Runs every system once to warm up, then [`REPETITIONS`] rounds in which each system
-/// runs once, interleaved, so that a noisy moment on the machine hits every system
-/// alike; reports each system's median time divided by `ops`. Everything runs inside a
+/// runs once, interleaved (in an order rotated each round), so that a noisy moment on
+/// the machine hits every system alike; reports each system's median time divided by `ops`. Everything runs inside a
 /// task spawned on the caller's (multi-thread) runtime, as the contract asks.
 ///
 /// `STEADFAST_ONLY=name[,name]` in the environment keeps only those systems (for
@@ -66,11 +78,11 @@ pub async fn compare(workload: &'static str, param: String, ops: u64, mut system
             (system.run)().await;
         }
         let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(REPETITIONS); systems.len()];
-        for _ in 0..REPETITIONS {
-            for (system, samples) in systems.iter().zip(samples.iter_mut()) {
+        for round in 0..REPETITIONS {
+            for position in rotation(round, systems.len()) {
                 let start = Instant::now();
-                (system.run)().await;
-                samples.push(start.elapsed());
+                (systems[position].run)().await;
+                samples[position].push(start.elapsed());
             }
         }
         systems.iter().map(|s| s.name).zip(samples).collect::<Vec<_>>()

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use steadfast::taskrunner::{SequenceBound, TaskRunner, TaskTraits, ThreadPool};
 
-use crate::harness::{REPETITIONS, Row};
+use crate::harness::{REPETITIONS, Row, SETTLE, rotation};
 
 const W7_TASKS: u64 = 1_000_000;
 const W8_INCREMENTS: u64 = 1_000_000;
@@ -19,7 +19,7 @@ type Job = Box<dyn FnOnce() + Send>;
 type BlockingSystem = (&'static str, Box<dyn FnMut()>);
 
 /// Blocking twin of `harness::compare`: one warm-up per system, then rounds in which each
-/// system runs once, interleaved; median per system.
+/// system runs once, interleaved (rotated, after a settle pause); median per system.
 fn compare_blocking(
     workload: &'static str,
     param: String,
@@ -34,11 +34,12 @@ fn compare_blocking(
         run();
     }
     let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(REPETITIONS); systems.len()];
-    for _ in 0..REPETITIONS {
-        for ((_, run), samples) in systems.iter_mut().zip(samples.iter_mut()) {
+    for round in 0..REPETITIONS {
+        for position in rotation(round, systems.len()) {
+            std::thread::sleep(SETTLE);
             let start = Instant::now();
-            run();
-            samples.push(start.elapsed());
+            (systems[position].1)();
+            samples[position].push(start.elapsed());
         }
     }
     systems
