@@ -17,11 +17,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::Panic;
 use crate::lifecycle::{EndGuard, Lifecycle};
-use crate::reply::NoReply;
 
 /// How long a call waits for its reply unless told otherwise: OTP's and Elixir's 5 s.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -215,24 +214,24 @@ impl<S: Send + 'static> Agent<S> {
         &self,
         f: impl FnOnce(&mut S) -> R + Send + 'static,
     ) -> Result<R, AgentError> {
-        let (reply, answer) = crate::reply::call(self.timeout, &self.life.watchdog);
+        let (reply, answer) = oneshot::channel();
         self.send(Box::new(move |state: &mut S| match Panic::catch(|| f(state)) {
             Ok(value) => {
-                reply.send(Ok(value));
+                let _ = reply.send(Ok(value));
                 Control::Continue
             }
             Err(panic) => {
                 tracing::error!(message = panic.message(), "agent call panicked; the agent stops");
                 let crash = panic.to_string();
-                reply.send(Err(AgentError::Panicked(panic)));
+                let _ = reply.send(Err(AgentError::Panicked(panic)));
                 Control::Crashed(crash)
             }
         }))?;
-        match answer.await {
-            Ok(outcome) => outcome,
+        match crate::deadline::within(self.timeout, answer).await {
+            Ok(Ok(outcome)) => outcome,
             // The agent stopped with this call still queued.
-            Err(NoReply::Abandoned) => Err(AgentError::Stopped),
-            Err(NoReply::Expired) => Err(AgentError::Timeout(self.timeout)),
+            Ok(Err(_)) => Err(AgentError::Stopped),
+            Err(_) => Err(AgentError::Timeout(self.timeout)),
         }
     }
 
@@ -355,6 +354,5 @@ async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, life: E
     // only then is the end announced.
     drop(left_behind);
     drop(state);
-    life.watchdog.stop().await;
     drop(life);
 }

@@ -128,17 +128,16 @@
 )]
 
 pub mod agent;
+mod deadline;
 mod error;
 pub mod gen_server;
 pub mod group;
 mod lifecycle;
 mod panic;
-mod reply;
 mod runner;
 pub mod supervisor;
 pub mod task;
 pub mod taskrunner;
-mod watchdog;
 
 pub use agent::{Agent, AgentError};
 pub use error::{BoxError, Joined};

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::CancellationToken;
-use crate::watchdog::Watchdog;
 
 pub(crate) struct Lifecycle {
     /// Cancelled when the task has ended, however it ended.
@@ -16,20 +15,12 @@ pub(crate) struct Lifecycle {
     crash: OnceLock<String>,
     /// The task's id, to refuse calls it makes to itself.
     pub(crate) task: OnceLock<tokio::task::Id>,
-    /// The deadlines of calls waiting for this task.
-    pub(crate) watchdog: Arc<Watchdog>,
 }
 
 impl Lifecycle {
-    /// # Panics
-    ///
-    /// Outside a tokio runtime (the server's: its call deadlines are kept there).
-    #[track_caller]
     pub(crate) fn new() -> Arc<Self> {
-        let done = CancellationToken::new();
         Arc::new(Self {
-            watchdog: Watchdog::new(done.clone(), tokio::runtime::Handle::current()),
-            done,
+            done: CancellationToken::new(),
             dropped: AtomicU64::new(0),
             crash: OnceLock::new(),
             task: OnceLock::new(),

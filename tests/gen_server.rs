@@ -202,9 +202,8 @@ async fn call_times_out_server_survives_and_late_reply_is_dropped() {
     );
 }
 
-/// Concurrent calls with different timeouts, registered longest first: each expires at
-/// its own deadline (one watchdog per server keeps them, earliest first), and the
-/// watchdog task ends with the server.
+/// Concurrent calls with different timeouts, made longest first: each expires at its own
+/// deadline, and nothing is left running after the server stops.
 #[tokio::test(start_paused = true)]
 async fn concurrent_calls_expire_each_at_its_own_deadline() {
     let before = alive_tasks();
@@ -230,7 +229,7 @@ async fn concurrent_calls_expire_each_at_its_own_deadline() {
 }
 
 /// A handler that blocks its thread (no `.await`) cannot delay another caller's timeout
-/// on a multi-thread runtime: the deadline is kept by a task of its own.
+/// on a multi-thread runtime: the deadline does not depend on the server's task.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_server_cannot_hold_a_caller_past_its_timeout() {
     struct Blocking(Arc<tokio::sync::Notify>);

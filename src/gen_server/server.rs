@@ -12,9 +12,8 @@ use super::{Context, GenServer, Options};
 use crate::Panic;
 use crate::lifecycle::{EndGuard, Lifecycle};
 use crate::panic::CatchPanic;
-use crate::reply::NoReply;
 
-type ReplyTo<G> = crate::reply::ReplyTo<Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>>;
+type ReplyTo<G> = oneshot::Sender<Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>>;
 
 pub(crate) enum Msg<G: GenServer> {
     Call(G::Call, ReplyTo<G>),
@@ -160,28 +159,17 @@ impl<G: GenServer> Server<G> {
         {
             return Err(CallError::CallingSelf);
         }
-        let (reply_to, answer) = crate::reply::call(timeout, &self.life.watchdog);
-        if let Err(refused) = self.tx.try_send(Msg::Call(request, reply_to)) {
-            let CastError::Full(call) = refused else {
+        let (reply_to, reply) = oneshot::channel();
+        let exchange = async {
+            if self.tx.send(Msg::Call(request, reply_to)).await.is_err() {
                 return Err(CallError::Stopped);
-            };
-            // A full bounded mailbox: wait for space within the same deadline.
-            let sent = match answer.deadline() {
-                Some(deadline) => tokio::time::timeout_at(deadline, self.tx.send(call)).await,
-                None if timeout.is_zero() => return Err(CallError::Timeout(timeout)),
-                None => Ok(self.tx.send(call).await),
-            };
-            match sent {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(CallError::Stopped),
-                Err(_) => return Err(CallError::Timeout(timeout)),
             }
-        }
-        match answer.await {
+            // A dropped reply sender: the server stopped with this call queued.
+            reply.await.unwrap_or(Err(CallError::Stopped))
+        };
+        match crate::deadline::within(timeout, exchange).await {
             Ok(outcome) => outcome,
-            // The server stopped with this call still queued.
-            Err(NoReply::Abandoned) => Err(CallError::Stopped),
-            Err(NoReply::Expired) => Err(CallError::Timeout(timeout)),
+            Err(_) => Err(CallError::Timeout(timeout)),
         }
     }
 
@@ -367,10 +355,10 @@ async fn run<G: GenServer>(
     }
     match ending {
         Ending::Failed(error, Some(reply_to)) => {
-            reply_to.send(Err(CallError::Failed(error)));
+            let _ = reply_to.send(Err(CallError::Failed(error)));
         }
         Ending::Panicked(panic, Some(reply_to)) => {
-            reply_to.send(Err(CallError::Panicked(panic)));
+            let _ = reply_to.send(Err(CallError::Panicked(panic)));
         }
         _ => {}
     }
@@ -387,7 +375,6 @@ async fn run<G: GenServer>(
     // only then is the end announced.
     drop(left_behind);
     drop(server);
-    life.watchdog.stop().await;
     drop(life);
 }
 
@@ -397,7 +384,7 @@ async fn handle<G: GenServer>(server: &mut G, ctx: &mut Context<G>, message: Msg
         Msg::Call(request, reply_to) => match CatchPanic::new(server.handle_call(request, ctx)).await {
             Ok(Ok(reply)) => {
                 // The caller may have given up (timeout): the late reply is dropped.
-                reply_to.send(Ok(reply));
+                let _ = reply_to.send(Ok(reply));
                 None
             }
             Ok(Err(error)) => Some(Ending::Failed(error, Some(reply_to))),
