@@ -160,15 +160,24 @@ impl<G: GenServer> Server<G> {
             return Err(CallError::CallingSelf);
         }
         let (reply_to, reply) = oneshot::channel();
-        let exchange = async {
-            if self.tx.send(Msg::Call(request, reply_to)).await.is_err() {
+        let mut left = timeout;
+        // Sent at once when there is room (always, unbounded): only the reply is waited on.
+        if let Err(refused) = self.tx.try_send(Msg::Call(request, reply_to)) {
+            let CastError::Full(call) = refused else {
                 return Err(CallError::Stopped);
+            };
+            // A full bounded mailbox: wait for space, within the same timeout.
+            let start = tokio::time::Instant::now();
+            match tokio::time::timeout(timeout, self.tx.send(call)).await {
+                Ok(Ok(())) => left = timeout.saturating_sub(start.elapsed()),
+                Ok(Err(_)) => return Err(CallError::Stopped),
+                Err(_) => return Err(CallError::Timeout(timeout)),
             }
+        }
+        match crate::deadline::within(left, reply).await {
+            Ok(Ok(outcome)) => outcome,
             // A dropped reply sender: the server stopped with this call queued.
-            reply.await.unwrap_or(Err(CallError::Stopped))
-        };
-        match crate::deadline::within(timeout, exchange).await {
-            Ok(outcome) => outcome,
+            Ok(Err(_)) => Err(CallError::Stopped),
             Err(_) => Err(CallError::Timeout(timeout)),
         }
     }
