@@ -119,6 +119,8 @@ impl<S: Send + 'static> Agent<S> {
     }
 
     /// A handle to the same agent whose calls wait at most `timeout` for a reply.
+    /// `Duration::MAX` means no timeout at all (OTP's `infinity`): such a call costs no
+    /// clock read, timer or yield, and waits as long as the agent lives.
     ///
     /// ```
     /// use std::time::Duration;

@@ -18,12 +18,16 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Elapsed;
 
-/// Runs `future` until it completes or `timeout` has passed. A timeout too large to
-/// represent as an instant means no timeout.
+/// Runs `future` until it completes or `timeout` has passed. `Duration::MAX` (and any
+/// timeout too large to represent as an instant) means no timeout.
 ///
 /// The clock is read only when the answer is not there after the first poll and one
 /// yield, so the deadline counts from then (never early; late by one scheduler turn).
 pub(crate) async fn within<F: Future>(timeout: Duration, future: F) -> Result<F::Output, Elapsed> {
+    if timeout == Duration::MAX {
+        // OTP's `infinity`: no clock, no yield, no timer.
+        return Ok(future.await);
+    }
     let mut future = pin!(future);
     if let Poll::Ready(output) = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await {
         return Ok(output);

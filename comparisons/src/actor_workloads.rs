@@ -1,6 +1,7 @@
 //! w4 casts, w5 calls: a counter owned by one task, on steadfast and on peers.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use kameo::actor::ActorRef as KameoRef;
 use kameo::message::{Context as KameoContext, Message as KameoMessage};
@@ -204,6 +205,21 @@ pub async fn w5() -> Vec<Row> {
             }),
             system("steadfast-genserver", || async {
                 let server: Server<Counter> = Counter::default().start().await.unwrap();
+                for _ in 0..W5_CALLS {
+                    server.call(Get).await.unwrap();
+                }
+                server.stop().await;
+            }),
+            system("steadfast-agent-no-timeout", || async {
+                let agent = Agent::new(0_u64).with_timeout(Duration::MAX);
+                for _ in 0..W5_CALLS {
+                    agent.get().await.unwrap();
+                }
+                agent.stop().await;
+            }),
+            system("steadfast-genserver-no-timeout", || async {
+                let server: Server<Counter> = Counter::default().start().await.unwrap();
+                let server = server.with_timeout(Duration::MAX);
                 for _ in 0..W5_CALLS {
                     server.call(Get).await.unwrap();
                 }

@@ -71,7 +71,9 @@ impl<G: GenServer> WeakServer<G> {
 }
 
 impl<G: GenServer> Server<G> {
-    /// A handle to the same server whose calls wait at most `timeout`.
+    /// A handle to the same server whose calls wait at most `timeout`. `Duration::MAX`
+    /// means no timeout at all (OTP's `infinity`): such a call costs no clock read, timer
+    /// or yield, and waits as long as the server lives.
     pub fn with_timeout(&self, timeout: Duration) -> Self {
         Self {
             timeout,
