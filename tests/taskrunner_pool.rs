@@ -186,19 +186,7 @@ fn best_effort_is_not_starved_by_endless_user_blocking_work() {
 // go-task-runner: TestThreadPool_PanicRecovery.
 #[test]
 fn panic_goes_to_handler_and_worker_survives() {
-    let (tx, rx) = mpsc::channel();
-    let tx = std::sync::Mutex::new(tx);
-    let pool = ThreadPool::builder()
-        .name("t-panic")
-        .workers(1)
-        .panic_handler(move |p| {
-            tx.lock()
-                .unwrap()
-                .send((p.runner().to_owned(), p.message().to_owned()))
-                .unwrap()
-        })
-        .build()
-        .unwrap();
+    let (pool, rx) = support::pool_reporting_panics("t-panic", 1);
     let seq = pool.sequenced_runner_named("boom", TaskTraits::default());
     seq.post_task(|| panic!("first")).unwrap();
     let ran = Arc::new(AtomicBool::new(false));

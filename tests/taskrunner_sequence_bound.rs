@@ -101,19 +101,7 @@ fn calls_run_on_the_runner_and_wait_idle_sees_every_earlier_call() {
 
 #[test]
 fn a_panicking_call_is_reported_and_later_calls_still_run() {
-    let (tx, rx) = mpsc::channel();
-    let tx = std::sync::Mutex::new(tx);
-    let pool = ThreadPool::builder()
-        .name("sb-panic")
-        .workers(1)
-        .panic_handler(move |p| {
-            tx.lock()
-                .unwrap()
-                .send((p.runner().to_owned(), p.message().to_owned()))
-                .unwrap()
-        })
-        .build()
-        .unwrap();
+    let (pool, rx) = support::pool_reporting_panics("sb-panic", 1);
     let seq = pool.sequenced_runner_named("counter", TaskTraits::default());
     let bound = SequenceBound::new(&seq, Vec::new());
     // Queue everything behind a blocked task so that the panic lands mid-batch.

@@ -97,3 +97,27 @@ impl Log {
         self.0.lock().unwrap().clone()
     }
 }
+
+/// A pool whose panic handler sends `(runner, message)` for every panicking task.
+pub fn pool_reporting_panics(
+    name: &str,
+    workers: usize,
+) -> (
+    steadfast::taskrunner::ThreadPool,
+    mpsc::Receiver<(String, String)>,
+) {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let pool = steadfast::taskrunner::ThreadPool::builder()
+        .name(name)
+        .workers(workers)
+        .panic_handler(move |p| {
+            let _ = tx
+                .lock()
+                .unwrap()
+                .send((p.runner().to_owned(), p.message().to_owned()));
+        })
+        .build()
+        .unwrap();
+    (pool, rx)
+}

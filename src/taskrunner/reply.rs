@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::error::PostError;
-use super::runner::TaskRunner;
+use super::runner::{RunnerHandle, TaskRunner};
 use crate::Panic;
 
 /// Runs `task` on `runner`, then `reply(result)` on `reply_runner`.
@@ -49,18 +49,7 @@ where
     let from = runner.name().to_owned();
     runner.post_boxed_task(
         Box::new(move || match Panic::catch(task) {
-            Ok(value) => {
-                if reply_to
-                    .post_boxed_task(Box::new(move || reply(value)), Duration::ZERO)
-                    .is_err()
-                {
-                    tracing::warn!(
-                        runner = %from,
-                        reply_runner = %reply_to.name(),
-                        "reply dropped: the reply runner was shut down before the task ended"
-                    );
-                }
-            }
+            Ok(value) => post_reply(&reply_to, &from, move || reply(value)),
             Err(panic) => {
                 drop(reply);
                 // Re-raised so that the runner reports it to its panic handler with its name.
@@ -69,4 +58,16 @@ where
         }),
         Duration::ZERO,
     )
+}
+
+/// Posts `reply` to `reply_to` after work on runner `from` ended; a reply runner shut down
+/// meanwhile drops it, with a `tracing` warning naming both runners.
+pub(crate) fn post_reply(reply_to: &RunnerHandle, from: &str, reply: impl FnOnce() + Send + 'static) {
+    if reply_to.post_boxed_task(Box::new(reply), Duration::ZERO).is_err() {
+        tracing::warn!(
+            runner = %from,
+            reply_runner = %reply_to.name(),
+            "reply dropped: the reply runner was shut down before the task ended"
+        );
+    }
 }

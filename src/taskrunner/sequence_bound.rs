@@ -13,14 +13,15 @@
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use std::time::{Duration, Instant};
 
 use super::context;
 use super::error::{PostError, WaitIdleError};
+use super::reply::post_reply;
 use super::runner::{RunnerHandle, TaskRunner};
-use super::slots::{AfterRelease, Slots};
+use super::slots::{AfterRelease, Slots, linger};
 use super::sync::Padded;
 use super::wait::Barrier;
 use crate::Panic;
@@ -28,8 +29,6 @@ use crate::Panic;
 /// Calls one drain runs before it posts a fresh drain behind the runner's other tasks
 /// (so a busy value cannot hold a worker, or its sequence, forever).
 const DRAIN_BUDGET: usize = 1024;
-/// Empty looks a drain spins through before it gives its slot back.
-const LINGER_SPINS: u32 = 64;
 
 type Call<T> = Box<dyn FnOnce(&mut T) + Send>;
 
@@ -208,16 +207,7 @@ impl<T: Send + 'static> SequenceBound<T> {
                     panic.resume()
                 }
             };
-            if reply_to
-                .post_boxed_task(Box::new(move || then(result)), Duration::ZERO)
-                .is_err()
-            {
-                tracing::warn!(
-                    runner = %from,
-                    reply_runner = %reply_to.name(),
-                    "reply dropped: the reply runner was shut down before the call ended"
-                );
-            }
+            post_reply(&reply_to, &from, move || then(result));
         })
     }
 
@@ -366,18 +356,6 @@ impl<T: Send + 'static> Shared<T> {
             }
         }
     }
-
-    /// Spins briefly; true when a call arrived meanwhile (a poster in a loop is usually
-    /// about to push the next one, and a released slot costs a fresh drain task).
-    fn linger(&self) -> bool {
-        for _ in 0..LINGER_SPINS {
-            std::hint::spin_loop();
-            if !self.rx.is_empty() {
-                return true;
-            }
-        }
-        false
-    }
 }
 
 /// The drain task's hold on the value: run, it drains the queue; dropped unrun (the
@@ -398,7 +376,7 @@ impl<T: Send + 'static> Drain<T> {
                 break;
             }
             let Ok(call) = shared.rx.try_recv() else {
-                if shared.linger() {
+                if linger(|| !shared.rx.is_empty()) {
                     continue;
                 }
                 match shared.drainer.release(|| shared.rx.is_empty()) {

@@ -14,6 +14,22 @@
 
 use super::sync::{AtomicUsize, Ordering, fence};
 
+/// Empty looks a drainer spins through before it gives its slot back.
+const LINGER_SPINS: u32 = 64;
+
+/// For a drainer that found its queue empty: spins briefly and says whether something
+/// arrived meanwhile (a poster in a loop is usually about to push the next task, and a
+/// released slot costs a fresh drainer: a pool round trip, often a wake-up).
+pub(crate) fn linger(arrived: impl Fn() -> bool) -> bool {
+    for _ in 0..LINGER_SPINS {
+        std::hint::spin_loop();
+        if arrived() {
+            return true;
+        }
+    }
+    false
+}
+
 pub(crate) struct Slots {
     active: AtomicUsize,
     max: usize,

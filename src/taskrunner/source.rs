@@ -18,7 +18,7 @@ use super::error::{PostError, WaitIdleError};
 use super::panic_handler::{discard, run_task};
 use super::pool::{Item, PoolInner};
 use super::runner::{RunnerHandle, TaskRunner};
-use super::slots::{AfterRelease, Slots};
+use super::slots::{AfterRelease, Slots, linger};
 use super::traits::TaskTraits;
 use super::wait::Barrier;
 use super::{Task, next_id};
@@ -26,8 +26,6 @@ use super::{Task, next_id};
 /// Tasks a drainer runs before it gives its worker back to the pool queue (so that other
 /// sequences, and higher priorities, get a turn).
 const TURN_BUDGET: u32 = 32;
-/// Empty looks a drainer spins through before it gives its slot back.
-const LINGER_SPINS: u32 = 64;
 
 pub(crate) struct Source {
     id: u64,
@@ -133,10 +131,7 @@ impl Source {
                     }
                 }
                 Err(_) => {
-                    // Linger a moment before giving the slot back: a poster in a loop is
-                    // usually about to push the next task, and a released slot costs a
-                    // round trip through the pool queue (and often a worker wake-up).
-                    if self.linger() {
+                    if linger(|| !self.rx.is_empty()) {
                         continue;
                     }
                     if !self.release() {
@@ -145,17 +140,6 @@ impl Source {
                 }
             }
         }
-    }
-
-    /// Spins briefly; true when a task arrived meanwhile.
-    fn linger(&self) -> bool {
-        for _ in 0..LINGER_SPINS {
-            std::hint::spin_loop();
-            if !self.rx.is_empty() {
-                return true;
-            }
-        }
-        false
     }
 
     /// Gives a drainer slot back; true when the drainer must continue (a task arrived and
