@@ -158,6 +158,45 @@ fn a_block_shutdown_task_blocked_during_shutdown_still_gets_a_replacement() {
 }
 
 #[test]
+fn extra_workers_leave_every_time_a_blocking_call_ends() {
+    // Repeated: the extra worker must leave even when the blocked worker goes back to
+    // sleep first and could take a wake-up meant to let the extra one go.
+    let pool = pool("bk6", 1);
+    let (entered_tx, entered) = mpsc::channel();
+    for _ in 0..20 {
+        let release = post_blocked(&pool, may_block(), &entered_tx);
+        entered.recv_timeout(WAIT).unwrap();
+        let (ran_tx, ran) = mpsc::channel();
+        pool.post_task(move || ran_tx.send(()).unwrap()).unwrap();
+        ran.recv_timeout(WAIT).unwrap();
+        release.send(()).unwrap();
+        eventually("the extra worker left", || threads_named("bk6-blocking") == 0);
+    }
+}
+
+#[test]
+fn a_cap_of_zero_turns_the_growth_off() {
+    let pool = ThreadPool::builder()
+        .name("bk7")
+        .workers(1)
+        .max_blocking_workers(0)
+        .build()
+        .unwrap();
+    let (entered_tx, entered) = mpsc::channel();
+    let release = post_blocked(&pool, may_block(), &entered_tx);
+    entered.recv_timeout(WAIT).unwrap();
+    let (ran_tx, ran) = mpsc::channel();
+    pool.post_task(move || ran_tx.send(()).unwrap()).unwrap();
+    assert!(
+        ran.recv_timeout(Duration::from_millis(200)).is_err(),
+        "no worker to run it"
+    );
+    assert_eq!(threads_named("bk7-blocking"), 0);
+    release.send(()).unwrap();
+    ran.recv_timeout(WAIT).expect("ran once the worker was free");
+}
+
+#[test]
 fn outside_a_pool_it_changes_nothing() {
     let guard = ScopedBlockingCall::new();
     assert!(format!("{guard:?}").contains("counted: false"));

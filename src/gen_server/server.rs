@@ -169,9 +169,16 @@ impl<G: GenServer> Server<G> {
                 return Err(CallError::Stopped);
             };
             // A full bounded mailbox: wait for space, within the same timeout.
-            let start = tokio::time::Instant::now();
-            match tokio::time::timeout(timeout, self.tx.send(call)).await {
-                Ok(Ok(())) => left = timeout.saturating_sub(start.elapsed()),
+            let sent = if timeout == Duration::MAX {
+                Ok(self.tx.send(call).await)
+            } else {
+                let start = tokio::time::Instant::now();
+                let sent = tokio::time::timeout(timeout, self.tx.send(call)).await;
+                left = timeout.saturating_sub(start.elapsed());
+                sent
+            };
+            match sent {
+                Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(CallError::Stopped),
                 Err(_) => return Err(CallError::Timeout(timeout)),
             }

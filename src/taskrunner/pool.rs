@@ -46,6 +46,8 @@ struct SleepState {
     live: usize,
     /// Workers inside a `ScopedBlockingCall` of a `may_block` task.
     blocked: usize,
+    /// Extra workers running (started for blocked tasks; counted in `live` too).
+    extra: usize,
     exited: bool,
     /// Wake-ups granted to sleepers and not yet taken; each notifier grants one and takes
     /// that sleeper out of `sleepers`, so a sleeper is notified once, not once per post.
@@ -256,6 +258,9 @@ impl PoolInner {
                 // model in gate.rs checks it).
                 if self.gate.may_exit() && self.all_empty() {
                     state.live -= 1;
+                    if extra {
+                        state.extra -= 1;
+                    }
                     state.exited = state.live == 0;
                     return;
                 }
@@ -286,10 +291,10 @@ impl PoolInner {
 
     fn sleep(&self, extra: bool) -> AfterSleep {
         let mut state = lock(&self.sleep);
-        if extra && state.live > self.workers + state.blocked {
-            // An extra worker started for a blocked task that has since gone on: no
-            // longer needed.
+        if extra && state.extra > state.blocked {
+            // Started for a blocked task that has since gone on: no longer needed.
             state.live -= 1;
+            state.extra -= 1;
             return AfterSleep::Exit;
         }
         self.sleepers.fetch_add(1, Ordering::SeqCst);
@@ -299,11 +304,22 @@ impl PoolInner {
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
             return AfterSleep::Work;
         }
-        while state.wakeups == 0 {
+        loop {
+            if state.wakeups > 0 {
+                state.wakeups -= 1;
+                return AfterSleep::Work;
+            }
+            if extra && state.extra > state.blocked {
+                // Leaving while asleep. Threads waiting here number `sleepers` plus
+                // `wakeups` granted and not taken; none is granted, so this thread is
+                // still counted in `sleepers`.
+                self.sleepers.fetch_sub(1, Ordering::SeqCst);
+                state.live -= 1;
+                state.extra -= 1;
+                return AfterSleep::Exit;
+            }
             state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
         }
-        state.wakeups -= 1;
-        AfterSleep::Work
     }
 
     /// A `may_block` task on this pool's worker entered a blocking call: keep `workers`
@@ -314,27 +330,29 @@ impl PoolInner {
             state.blocked += 1;
             // Also while the pool shuts down: a block-shutdown task may be waiting for
             // another one still queued.
-            let wanted = state.live < self.workers + state.blocked
-                && state.live < self.workers + self.max_blocking_workers;
+            let wanted = state.live < self.workers + state.blocked && state.extra < self.max_blocking_workers;
             if wanted {
                 state.live += 1;
+                state.extra += 1;
             }
             wanted
         };
         if start_extra && !self.start_extra_worker() {
             let mut state = lock(&self.sleep);
             state.live -= 1;
+            state.extra -= 1;
             state.exited = state.live == 0;
         }
     }
 
-    /// The blocking call ended: sleepers are woken so that a surplus extra worker among
-    /// them leaves (the others find nothing to do and sleep again).
+    /// The blocking call ended: if an extra worker is now surplus, every sleeper is woken
+    /// without a wake-up grant, so that the surplus extra ones leave and the others wait
+    /// again.
     pub(crate) fn leave_blocking(&self) {
         let mut state = lock(&self.sleep);
         state.blocked -= 1;
-        if state.live > self.workers + state.blocked {
-            self.wake_all(&mut state);
+        if state.extra > state.blocked {
+            self.wake.notify_all();
         }
     }
 
@@ -572,6 +590,7 @@ impl ThreadPoolBuilder {
             sleep: Mutex::new(SleepState {
                 live: workers,
                 blocked: 0,
+                extra: 0,
                 exited: false,
                 wakeups: 0,
             }),

@@ -53,7 +53,9 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
     fn is_closed(&self) -> bool;
 
     /// The traits the runner's tasks run with (priority, `may_block`, shutdown
-    /// behaviour). Runners that have none report the defaults.
+    /// behaviour). Runners that have none report the defaults (so, for instance, a
+    /// [`SequenceBound`](super::SequenceBound) on such a runner treats it as
+    /// skip-on-shutdown).
     fn traits(&self) -> TaskTraits {
         TaskTraits::default()
     }

@@ -5,7 +5,7 @@
 //! runner at a time; only a call that finds no drain scheduled posts one (the drainer
 //! slot of [`Slots`], with a limit of one: the protocol sequences use, checked by loom).
 //! A call therefore costs one queue push and, for a closure that captures nothing, no
-//! allocation, where a plain `post_task` costs a boxed closure, the pool's admission and
+//! allocation of its own (the queue allocates one block per 31 calls), where a plain `post_task` costs a boxed closure, the pool's admission and
 //! the runner's queue. The `w8` comparison measures both. (A `Mutex<Vec<_>>` queue was
 //! tried first: ~1.2x slower in `w8`, because a poster preempted inside the lock stalls
 //! the others when posters and drain outnumber the cores.)
@@ -55,8 +55,10 @@ type Call<T> = Box<dyn FnOnce(&mut T) + Send>;
 ///
 /// **Shutdown.** Once the runner is shut down, [`post`](SequenceBound::post) refuses and
 /// drops the closure at once. Calls queued but not run follow the runner's shutdown
-/// behaviour: with skip-on-shutdown (the default) the running call finishes and the rest
-/// are dropped; with block-shutdown they still run.
+/// behaviour: with skip-on-shutdown (the default, and what runners without traits get)
+/// the running call finishes and the rest are dropped; with block-shutdown the queued
+/// calls still run, except those that race the shutdown itself (posted while it happens,
+/// with no drain queued yet), which are dropped.
 ///
 /// **Dropping** the last handle drops the value once no drain is queued or running, on
 /// whichever thread lets go last; queued calls still run first.
@@ -149,7 +151,9 @@ impl<T: Send + 'static> SequenceBound<T> {
     ///
     /// # Errors
     ///
-    /// [`PostError::Closed`] when the runner is shut down; `f` has been dropped then.
+    /// [`PostError::Closed`] when the runner is shut down: `f` will not run from now on
+    /// and has been dropped (a post racing the shutdown may have seen `f` run just
+    /// before).
     pub fn post(&self, f: impl FnOnce(&mut T) + Send + 'static) -> Result<(), PostError> {
         let shared = &self.shared;
         if shared.runner.is_closed() {
@@ -184,8 +188,9 @@ impl<T: Send + 'static> SequenceBound<T> {
     /// # Errors
     ///
     /// [`PostError::ReplyRunnerClosed`] when `reply_runner` is already shut down (nothing
-    /// is queued), [`PostError::Closed`] when this value's runner is; both closures are
-    /// dropped then.
+    /// is queued), [`PostError::Closed`] when this value's runner is: neither closure will
+    /// run from now on (as for [`post`](SequenceBound::post), a call racing the shutdown
+    /// may have run, and then `then` is posted).
     pub fn post_then<R: Send + 'static, Q: TaskRunner + ?Sized>(
         &self,
         f: impl FnOnce(&mut T) -> R + Send + 'static,
@@ -260,7 +265,10 @@ impl<T: Send + 'static> SequenceBound<T> {
         let slot = Arc::new(Mutex::new(None::<Result<R, String>>));
         let (barrier, guard) = Barrier::new();
         let filled = Arc::clone(&slot);
-        let posted = self.post(move |value| {
+        // Even when the post is refused, `f` has been run or dropped by the time it returns
+        // (a post that raced the shutdown may have seen `f` run first): the barrier says
+        // which.
+        let _refused = self.post(move |value| {
             let outcome = Panic::catch(|| f(value));
             let fill = |outcome| *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
             match outcome {
@@ -276,9 +284,6 @@ impl<T: Send + 'static> SequenceBound<T> {
                 }
             }
         });
-        if posted.is_err() {
-            return Err(WaitIdleError::Closed);
-        }
         match barrier.wait(deadline.map(|(at, _)| at)) {
             Some(true) => {}
             Some(false) => return Err(WaitIdleError::Closed),

@@ -256,6 +256,9 @@ impl TaskRunner for Source {
             return Err(self.closed_error());
         };
         if self.stopping() {
+            // Admission first: dropping the task may drop the last pool handle, whose
+            // `join` waits for workers that wait for this admission to end.
+            drop(admitted);
             discard(task);
             return Err(self.closed_error());
         }
