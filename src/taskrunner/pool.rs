@@ -541,6 +541,15 @@ impl ThreadPoolBuilder {
     /// At most this many extra workers at a time for tasks blocked in a
     /// [`ScopedBlockingCall`](super::ScopedBlockingCall) (default 256, Chromium's cap; 0
     /// turns the growth off). Beyond it, blocked tasks hold their workers.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::ThreadPool;
+    ///
+    /// // At most 4 stand-in workers while tasks are blocked in I/O.
+    /// let pool = ThreadPool::builder().name("io").workers(2).max_blocking_workers(4).build()?;
+    /// assert_eq!(pool.workers(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_blocking_workers(mut self, max: usize) -> Self {
         self.max_blocking_workers = max;
         self

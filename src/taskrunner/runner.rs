@@ -56,6 +56,16 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
     /// behaviour). Runners that have none report the defaults (so, for instance, a
     /// [`SequenceBound`](super::SequenceBound) on such a runner treats it as
     /// skip-on-shutdown).
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{ShutdownBehavior, TaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let saver = pool.sequenced_runner(TaskTraits::default().shutdown_behavior(ShutdownBehavior::BlockShutdown));
+    /// let handle = saver.handle();
+    /// assert_eq!(handle.traits().get_shutdown_behavior(), ShutdownBehavior::BlockShutdown);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn traits(&self) -> TaskTraits {
         TaskTraits::default()
     }

@@ -127,6 +127,19 @@ impl<T: Send + 'static> SequenceBound<T> {
     /// overlap, even on a [`ParallelTaskRunner`](super::ParallelTaskRunner)); on a
     /// [`SequencedTaskRunner`](super::SequencedTaskRunner) they also never overlap that
     /// runner's other tasks.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use steadfast::taskrunner::{SequenceBound, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(2).build()?;
+    /// let cache = SequenceBound::new(&pool.sequenced_runner(TaskTraits::default()), HashMap::new());
+    /// cache.post(|c| {
+    ///     c.insert("k", 1);
+    /// })?;
+    /// assert_eq!(cache.call_blocking(|c| c.get("k").copied())?, Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new<R: TaskRunner + ?Sized>(runner: &R, value: T) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
         Self {
@@ -142,12 +155,35 @@ impl<T: Send + 'static> SequenceBound<T> {
     }
 
     /// The runner the value is bound to.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{SequenceBound, TaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let seq = pool.sequenced_runner_named("books", TaskTraits::default());
+    /// let books = SequenceBound::new(&seq, Vec::<String>::new());
+    /// assert_eq!(books.runner().name(), "books");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn runner(&self) -> &RunnerHandle {
         &self.shared.runner
     }
 
     /// Queues `f` to run on the value; returns without waiting for it (Chromium's
     /// `AsyncCall`).
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{PostError, SequenceBound, TaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let seq = pool.sequenced_runner(TaskTraits::default());
+    /// let log = SequenceBound::new(&seq, Vec::new());
+    /// log.post(|v| v.push("started"))?;
+    /// log.wait_idle()?;
+    /// seq.shutdown();
+    /// assert!(matches!(log.post(|v| v.push("too late")), Err(PostError::Closed { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -220,6 +256,18 @@ impl<T: Send + 'static> SequenceBound<T> {
     /// (for tests, tools and shutdown paths; in a task, prefer
     /// [`post_then`](SequenceBound::post_then)).
     ///
+    /// ```
+    /// use steadfast::taskrunner::{SequenceBound, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let total = SequenceBound::new(&pool.sequenced_runner(TaskTraits::default()), 0_u64);
+    /// for n in 1..=10 {
+    ///     total.post(move |t| *t += n)?;
+    /// }
+    /// assert_eq!(total.call_blocking(|t| *t)?, 55);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`WaitIdleError::WouldDeadlock`] when called from a task of the value's runner, or
@@ -239,6 +287,16 @@ impl<T: Send + 'static> SequenceBound<T> {
 
     /// [`call_blocking`](SequenceBound::call_blocking) that waits at most `timeout`; `f`
     /// still runs later if it was queued.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::taskrunner::{SequenceBound, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let n = SequenceBound::new(&pool.sequenced_runner(TaskTraits::default()), 7);
+    /// assert_eq!(n.call_blocking_timeout(|n| *n, Duration::from_secs(5))?, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -298,6 +356,25 @@ impl<T: Send + 'static> SequenceBound<T> {
     }
 
     /// Waits until every call posted before this one has run.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use steadfast::taskrunner::{SequenceBound, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let value = SequenceBound::new(&pool.sequenced_runner(TaskTraits::default()), ());
+    /// for _ in 0..100 {
+    ///     let seen = seen.clone();
+    ///     value.post(move |()| {
+    ///         seen.fetch_add(1, Ordering::SeqCst);
+    ///     })?;
+    /// }
+    /// value.wait_idle()?;
+    /// assert_eq!(seen.load(Ordering::SeqCst), 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
