@@ -433,3 +433,140 @@ async fn many_callers_each_see_their_own_replies() {
     }
     assert_eq!(server.call(Req::Get).await.unwrap(), 4_000);
 }
+
+/// A server that ticks itself with `cast_after` and counts idle periods.
+struct Clockwork {
+    ticks: Vec<Duration>,
+    idle: u32,
+    start: tokio::time::Instant,
+    tick_every: Option<Duration>,
+    fail_when_idle: bool,
+}
+
+impl Clockwork {
+    fn new(tick_every: Option<Duration>) -> Self {
+        Self {
+            ticks: Vec::new(),
+            idle: 0,
+            start: tokio::time::Instant::now(),
+            tick_every,
+            fail_when_idle: false,
+        }
+    }
+}
+
+enum ClockCall {
+    Ticks,
+    Idle,
+    TickOnceAfter(Duration),
+}
+
+impl GenServer for Clockwork {
+    type Call = ClockCall;
+    type Reply = (Vec<Duration>, u32, Option<steadfast::gen_server::TimerRef>);
+    type Cast = ();
+    type Error = Boom;
+
+    async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), Boom> {
+        if let Some(every) = self.tick_every {
+            ctx.cast_after((), every);
+        }
+        Ok(())
+    }
+
+    async fn handle_call(
+        &mut self,
+        request: ClockCall,
+        ctx: &mut Context<Self>,
+    ) -> Result<Self::Reply, Boom> {
+        Ok(match request {
+            ClockCall::Ticks => (self.ticks.clone(), self.idle, None),
+            ClockCall::Idle => (Vec::new(), self.idle, None),
+            ClockCall::TickOnceAfter(delay) => (Vec::new(), self.idle, Some(ctx.cast_after((), delay))),
+        })
+    }
+
+    async fn handle_cast(&mut self, (): (), ctx: &mut Context<Self>) -> Result<(), Boom> {
+        self.ticks.push(self.start.elapsed());
+        if let Some(every) = self.tick_every {
+            ctx.cast_after((), every);
+        }
+        Ok(())
+    }
+
+    async fn handle_idle(&mut self, _ctx: &mut Context<Self>) -> Result<(), Boom> {
+        self.idle += 1;
+        if self.fail_when_idle {
+            return Err(Boom("idle too long".into()));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn cast_after_arrives_on_time_and_timers_end_with_the_server() {
+    let before = alive_tasks();
+    let server = Clockwork::new(Some(Duration::from_secs(2)))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    let (ticks, _, _) = server.call(ClockCall::Ticks).await.unwrap();
+    assert_eq!(
+        ticks,
+        [2, 4, 6].map(Duration::from_secs),
+        "never early, never late"
+    );
+    server.stop().await;
+    assert_eq!(
+        settle_alive_tasks(before).await,
+        before,
+        "the pending timer ended too"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_timer_never_fires() {
+    let server = Clockwork::new(None).start().await.unwrap();
+    let (_, _, timer) = server
+        .call(ClockCall::TickOnceAfter(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    let timer = timer.unwrap();
+    assert!(timer.cancel(), "still pending");
+    let (_, _, fired) = server
+        .call(ClockCall::TickOnceAfter(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (ticks, _, _) = server.call(ClockCall::Ticks).await.unwrap();
+    assert_eq!(ticks, [Duration::from_secs(1)], "only the uncancelled one");
+    assert!(!fired.unwrap().cancel(), "already sent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn handle_idle_runs_after_each_quiet_period_and_messages_reset_it() {
+    let server = Clockwork::new(None)
+        .start_with(Options::default().idle_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    assert_eq!(server.call(ClockCall::Idle).await.unwrap().1, 0, "never early");
+    // That call restarted the quiet period.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    assert_eq!(server.call(ClockCall::Idle).await.unwrap().1, 0);
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert_eq!(server.call(ClockCall::Idle).await.unwrap().1, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_handler_error_stops_the_server() {
+    let mut clock = Clockwork::new(None);
+    clock.fail_when_idle = true;
+    let server = clock
+        .start_with(Options::default().idle_timeout(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    let crash = server.stopped().await.unwrap_err();
+    assert!(crash.contains("idle too long"), "{crash}");
+}

@@ -113,6 +113,21 @@ pub trait GenServer: Sized + Send + 'static {
         async { Ok(()) }
     }
 
+    /// Runs when no message has arrived for the [`idle_timeout`](Options::idle_timeout)
+    /// (OTP's `timeout` return value), and again after each further idle period. The
+    /// default does nothing; without an idle timeout it never runs.
+    ///
+    /// # Errors
+    ///
+    /// An error stops the server, as from [`handle_cast`](GenServer::handle_cast).
+    fn handle_idle(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+
     /// Runs once when the server stops (see the trait docs for when). The default does
     /// nothing. A panic here is caught and logged.
     fn terminate(&mut self, exit: &Exit<'_, Self::Error>) -> impl Future<Output = ()> + Send {
@@ -167,6 +182,7 @@ pub trait GenServer: Sized + Send + 'static {
 pub struct Options {
     mailbox: Mailbox,
     call_timeout: Duration,
+    idle_timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -174,6 +190,7 @@ impl Default for Options {
         Self {
             mailbox: Mailbox::Unbounded,
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            idle_timeout: None,
         }
     }
 }
@@ -195,6 +212,42 @@ impl Options {
     pub fn default_call_timeout(&self) -> Duration {
         self.call_timeout
     }
+
+    /// Calls [`GenServer::handle_idle`] whenever no message has arrived for `timeout`
+    /// (default: never).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::gen_server::{Context, GenServer, Options};
+    ///
+    /// struct Session { idle_periods: u32 }
+    /// impl GenServer for Session {
+    ///     type Call = ();
+    ///     type Reply = u32;
+    ///     type Cast = ();
+    ///     type Error = std::convert::Infallible;
+    ///     async fn handle_call(&mut self, (): (), _: &mut Context<Self>) -> Result<u32, Self::Error> {
+    ///         Ok(self.idle_periods)
+    ///     }
+    ///     async fn handle_idle(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+    ///         self.idle_periods += 1;
+    ///         ctx.stop(); // an idle session closes itself
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let session = Session { idle_periods: 0 }
+    ///     .start_with(Options::default().idle_timeout(Duration::from_secs(30)))
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(session.call(()).await.unwrap(), 0);
+    /// session.stopped().await.unwrap(); // 30 s of silence later
+    /// # }
+    /// ```
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
 }
 
 /// What a handler can do besides changing state: ask the server to stop after this
@@ -202,6 +255,8 @@ impl Options {
 pub struct Context<G: GenServer> {
     stop_requested: bool,
     myself: server::WeakServer<G>,
+    /// Timers started with `cast_after`, aborted (and awaited) when the server ends.
+    timers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl<G: GenServer> Context<G> {
@@ -216,6 +271,74 @@ impl<G: GenServer> Context<G> {
     /// [`CallError::CallingSelf`]; casting to it is fine.
     pub fn myself(&self) -> Option<Server<G>> {
         self.myself.upgrade()
+    }
+
+    /// Casts `message` to this server after `delay` (Erlang's `erlang:send_after` to
+    /// `self()`): a periodic tick, a retry, a deadline of the server's own. The timer ends
+    /// with the server (it is aborted when the server stops), and does not keep the server
+    /// alive. With a full bounded mailbox the message waits for space.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::gen_server::{Context, GenServer};
+    ///
+    /// struct Ticker { ticks: u32 }
+    /// impl GenServer for Ticker {
+    ///     type Call = ();
+    ///     type Reply = u32;
+    ///     type Cast = ();
+    ///     type Error = std::convert::Infallible;
+    ///     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+    ///         ctx.cast_after((), Duration::from_secs(1));
+    ///         Ok(())
+    ///     }
+    ///     async fn handle_call(&mut self, (): (), _: &mut Context<Self>) -> Result<u32, Self::Error> {
+    ///         Ok(self.ticks)
+    ///     }
+    ///     async fn handle_cast(&mut self, (): (), ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+    ///         self.ticks += 1;
+    ///         ctx.cast_after((), Duration::from_secs(1)); // the next tick
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let ticker = Ticker { ticks: 0 }.start().await.unwrap();
+    /// tokio::time::sleep(Duration::from_millis(3_500)).await;
+    /// assert_eq!(ticker.call(()).await.unwrap(), 3);
+    /// ticker.stop().await;
+    /// # }
+    /// ```
+    pub fn cast_after(&mut self, message: G::Cast, delay: Duration) -> TimerRef {
+        if self.timers.len() >= 64 {
+            self.timers.retain(|timer| !timer.is_finished());
+        }
+        let timer = self.myself.cast_later(message, delay);
+        let abort = timer.abort_handle();
+        self.timers.push(timer);
+        TimerRef(abort)
+    }
+
+    /// Aborts every pending timer and waits until they are gone.
+    pub(crate) async fn cancel_timers(&mut self) {
+        for timer in self.timers.drain(..) {
+            timer.abort();
+            let _ = timer.await;
+        }
+    }
+}
+
+/// A pending [`Context::cast_after`]; [`cancel`](TimerRef::cancel) it to stop the
+/// message. Dropping it does not cancel.
+#[derive(Debug, Clone)]
+pub struct TimerRef(tokio::task::AbortHandle);
+
+impl TimerRef {
+    /// Cancels the timer (Erlang's `cancel_timer`); true when the message had not been
+    /// sent yet, so it never will be. Idempotent.
+    pub fn cancel(&self) -> bool {
+        let pending = !self.0.is_finished();
+        self.0.abort();
+        pending
     }
 }
 

@@ -61,6 +61,18 @@ pub(crate) struct WeakServer<G: GenServer> {
 }
 
 impl<G: GenServer> WeakServer<G> {
+    /// A task that casts `message` to the server after `delay`, unless the server is
+    /// gone by then.
+    pub(crate) fn cast_later(&self, message: G::Cast, delay: Duration) -> tokio::task::JoinHandle<()> {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(tx) = tx.upgrade() {
+                let _ = tx.send(Msg::Cast(message)).await;
+            }
+        })
+    }
+
     pub(crate) fn upgrade(&self) -> Option<Server<G>> {
         Some(Server {
             tx: self.tx.upgrade()?,
@@ -289,7 +301,14 @@ pub(crate) async fn start<G: GenServer>(
         timeout: options.call_timeout,
     };
     let (started_tx, started) = oneshot::channel();
-    let task = tokio::spawn(run(server, rx, myself, started_tx, life.guard()));
+    let task = tokio::spawn(run(
+        server,
+        rx,
+        myself,
+        started_tx,
+        options.idle_timeout,
+        life.guard(),
+    ));
     let _ = life.task.set(task.id());
     match started.await {
         Ok(Ok(())) => Ok(Server {
@@ -315,11 +334,13 @@ async fn run<G: GenServer>(
     mut inbox: Rx<Msg<G>>,
     myself: WeakServer<G>,
     started: oneshot::Sender<Result<(), StartError<G::Error>>>,
+    idle_timeout: Option<Duration>,
     life: EndGuard,
 ) {
     let mut ctx = Context {
         stop_requested: false,
         myself,
+        timers: Vec::new(),
     };
     let init = match CatchPanic::new(server.init(&mut ctx)).await {
         Ok(Ok(())) => Ok(()),
@@ -328,13 +349,31 @@ async fn run<G: GenServer>(
     };
     let failed = init.is_err();
     if started.send(init).is_err() || failed {
+        ctx.cancel_timers().await;
         return;
     }
 
     let mut batch = Vec::with_capacity(64);
     let mut left_behind = Vec::new();
     let ending = 'serve: loop {
-        if inbox.recv_many(&mut batch, 64).await == 0 {
+        let received = match idle_timeout {
+            None => inbox.recv_many(&mut batch, 64).await,
+            Some(idle) => match tokio::time::timeout(idle, inbox.recv_many(&mut batch, 64)).await {
+                Ok(received) => received,
+                Err(_) => {
+                    let ending = match CatchPanic::new(server.handle_idle(&mut ctx)).await {
+                        Ok(Ok(())) => ctx.stop_requested.then_some(Ending::Stopped),
+                        Ok(Err(error)) => Some(Ending::Failed(error, None)),
+                        Err(panic) => Some(Ending::Panicked(panic, None)),
+                    };
+                    match ending {
+                        Some(ending) => break 'serve ending,
+                        None => continue 'serve,
+                    }
+                }
+            },
+        };
+        if received == 0 {
             break 'serve Ending::Orphaned;
         }
         let mut messages = batch.drain(..);
@@ -371,6 +410,8 @@ async fn run<G: GenServer>(
     if let Err(panic) = CatchPanic::new(server.terminate(&exit)).await {
         tracing::error!(message = panic.message(), "gen_server terminate panicked");
     }
+    // No timer outlives the server (and none can cast into a closed mailbox later).
+    ctx.cancel_timers().await;
     match ending {
         Ending::Failed(error, Some(reply_to)) => {
             let _ = reply_to.send(Err(CallError::Failed(error)));
