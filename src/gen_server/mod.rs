@@ -214,7 +214,8 @@ impl Options {
     }
 
     /// Calls [`GenServer::handle_idle`] whenever no message has arrived for `timeout`
-    /// (default: never).
+    /// (default: never). As in OTP, a zero timeout calls it whenever the mailbox is empty,
+    /// again and again: a busy server loop, for polling designs only.
     ///
     /// ```
     /// use std::time::Duration;
