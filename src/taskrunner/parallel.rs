@@ -9,7 +9,6 @@ use super::error::{PostError, WaitIdleError};
 use super::runner::{RunnerHandle, TaskRunner};
 use super::sequenced::delegate_task_runner;
 use super::source::Source;
-use super::traits::TaskTraits;
 
 /// Runs at most `max_concurrency` of its tasks at once, on the pool's workers; it has no
 /// thread of its own. Tasks *start* in post order; they may finish in any order.
@@ -48,11 +47,6 @@ impl ParallelTaskRunner {
     /// The most tasks of this runner that run at once.
     pub fn max_concurrency(&self) -> usize {
         self.source.max()
-    }
-
-    /// The traits the runner was created with.
-    pub fn traits(&self) -> TaskTraits {
-        self.source.traits()
     }
 }
 

@@ -21,6 +21,7 @@ use super::error::{BuildError, PostError, WaitIdleError};
 use super::gate::{Admission, Gate};
 use super::panic_handler::{PanicHandler, TaskPanic, default_handler, discard, run_task};
 use super::parallel::ParallelTaskRunner;
+use super::runner::TaskRunner;
 use super::sequenced::SequencedTaskRunner;
 use super::source::{Source, far_future};
 use super::sync::Padded;

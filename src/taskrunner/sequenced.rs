@@ -8,7 +8,6 @@ use super::Task;
 use super::error::{PostError, WaitIdleError};
 use super::runner::{RunnerHandle, TaskRunner};
 use super::source::Source;
-use super::traits::TaskTraits;
 
 /// Runs its tasks one at a time, in post order, on whichever pool worker is free.
 ///
@@ -47,11 +46,6 @@ pub struct SequencedTaskRunner {
 impl SequencedTaskRunner {
     pub(crate) fn from_source(source: Arc<Source>) -> Self {
         Self { source }
-    }
-
-    /// The traits the sequence was created with.
-    pub fn traits(&self) -> TaskTraits {
-        self.source.traits()
     }
 }
 

@@ -67,10 +67,6 @@ impl Source {
         self.max
     }
 
-    pub(crate) fn traits(&self) -> TaskTraits {
-        self.traits
-    }
-
     fn arc(&self) -> Arc<Source> {
         self.me.upgrade().expect("a live source is reachable")
     }
