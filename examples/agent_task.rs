@@ -63,7 +63,7 @@ async fn main() -> Result<(), AgentError> {
         doubled.must_await().await
     );
 
-    counter.stop().await;
-    words.stop().await;
+    counter.stop().await.unwrap();
+    words.stop().await.unwrap();
     Ok(())
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Panic;
-use crate::lifecycle::{EndGuard, Lifecycle};
+use crate::lifecycle::{EndGuard, ExitError, Lifecycle};
 
 /// How long a call waits for its reply unless told otherwise: OTP's and Elixir's 5 s.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,12 +42,17 @@ pub enum AgentError {
     /// is then dropped.
     #[error("the agent did not reply within {0:?}")]
     Timeout(Duration),
+    /// A closure running on this agent called the agent itself: it would wait for itself
+    /// forever. Returned at once; nothing was sent. Use [`cast`](Agent::cast) from
+    /// there, or change the state in the closure directly.
+    #[error("an agent's closure called the same agent, which would deadlock; cast to it instead")]
+    CallingSelf,
 }
 
 enum Control {
     Continue,
     /// A closure panicked; the message is kept for [`Agent::stopped`].
-    Crashed(String),
+    Crashed(ExitError),
 }
 
 /// What a closure sent to the agent reports back to its loop.
@@ -110,7 +115,9 @@ impl<S: Send + 'static> Agent<S> {
     pub fn new(state: S) -> Self {
         let (ops, inbox) = mpsc::unbounded_channel();
         let life = Lifecycle::new();
-        tokio::spawn(run(state, inbox, life.guard()));
+        let task = tokio::spawn(run(state, inbox, life.guard()));
+        // Set before any operation can reach the task: the first is sent after `new`.
+        let _ = life.task.set(task.id());
         Self {
             ops,
             life,
@@ -142,17 +149,17 @@ impl<S: Send + 'static> Agent<S> {
         self.life.is_ended()
     }
 
-    /// Waits until the agent has ended: `Ok` after a stop (or every handle dropped),
-    /// `Err` with the panic message after a crash.
+    /// Waits until the agent has ended: `Ok` after a stop (or every handle dropped).
     ///
     /// # Errors
     ///
-    /// The crash message when a closure panicked.
+    /// [`ExitError::Panicked`] with the message when a closure panicked,
+    /// [`ExitError::Aborted`] when the runtime shut the agent down.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub async fn stopped(&self) -> Result<(), String> {
+    pub async fn stopped(&self) -> Result<(), ExitError> {
         self.life.ended().await
     }
 
@@ -185,7 +192,9 @@ impl<S: Send + 'static> Agent<S> {
             Ok(()) => Control::Continue,
             Err(panic) => {
                 tracing::error!(message = panic.message(), "agent cast panicked; the agent stops");
-                Control::Crashed(panic.to_string())
+                Control::Crashed(ExitError::Panicked {
+                    message: panic.message().to_owned(),
+                })
             }
         }))
     }
@@ -197,7 +206,8 @@ impl<S: Send + 'static> Agent<S> {
     /// # Errors
     ///
     /// [`AgentError::Stopped`], [`AgentError::Panicked`] (this call's closure panicked),
-    /// or [`AgentError::Timeout`].
+    /// [`AgentError::Timeout`], or [`AgentError::CallingSelf`] (at once, when called
+    /// from one of this agent's own closures).
     ///
     /// # Cancel safety
     ///
@@ -216,6 +226,9 @@ impl<S: Send + 'static> Agent<S> {
         &self,
         f: impl FnOnce(&mut S) -> R + Send + 'static,
     ) -> Result<R, AgentError> {
+        if self.life.is_own_task() {
+            return Err(AgentError::CallingSelf);
+        }
         let (reply, answer) = oneshot::channel();
         self.send(Box::new(move |state: &mut S| match Panic::catch(|| f(state)) {
             Ok(value) => {
@@ -224,7 +237,9 @@ impl<S: Send + 'static> Agent<S> {
             }
             Err(panic) => {
                 tracing::error!(message = panic.message(), "agent call panicked; the agent stops");
-                let crash = panic.to_string();
+                let crash = ExitError::Panicked {
+                    message: panic.message().to_owned(),
+                };
                 let _ = reply.send(Err(AgentError::Panicked(panic)));
                 Control::Crashed(crash)
             }
@@ -294,7 +309,17 @@ impl<S: Send + 'static> Agent<S> {
     }
 
     /// Stops the agent after the operations already queued, and waits until its task
-    /// has ended. Idempotent; safe to call from several handles at once.
+    /// has ended; reports how it ended, as [`stopped`](Agent::stopped). Idempotent; safe
+    /// to call from several handles at once.
+    ///
+    /// Called from inside one of the agent's own closures (which could never wait for
+    /// its own end), it only asks: the agent stops once that closure returns, the
+    /// operations queued behind it are dropped (counted in [`dropped`](Agent::dropped)),
+    /// and `stop` returns `Ok(())` at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`stopped`](Agent::stopped): how the agent ended, if not cleanly.
     ///
     /// # Cancel safety
     ///
@@ -307,14 +332,18 @@ impl<S: Send + 'static> Agent<S> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let agent = Agent::new(1);
     /// agent.cast(|n| *n += 1).unwrap();
-    /// agent.stop().await; // the queued cast is applied first
+    /// agent.stop().await.unwrap(); // the queued cast is applied first
     /// assert!(agent.is_stopped());
     /// assert!(matches!(agent.get().await, Err(AgentError::Stopped)));
     /// # }
     /// ```
-    pub async fn stop(&self) {
+    pub async fn stop(&self) -> Result<(), ExitError> {
+        if self.life.is_own_task() {
+            self.life.request_stop();
+            return Ok(());
+        }
         let _ = self.ops.send(Op::Stop);
-        let _ = self.life.ended().await;
+        self.life.ended().await
     }
 }
 
@@ -326,9 +355,9 @@ async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, life: E
         for op in ops.by_ref() {
             let stop = match op {
                 Op::Apply(apply) => match apply(&mut state) {
-                    Control::Continue => false,
-                    Control::Crashed(message) => {
-                        life.record_crash(message);
+                    Control::Continue => life.stop_requested(),
+                    Control::Crashed(exit) => {
+                        life.record_crash(exit);
                         true
                     }
                 },
@@ -340,8 +369,10 @@ async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, life: E
             }
         }
     }
+    // Closed, then received until `None`: a send that was accepted before the close
+    // may still be on its way into the queue, and an empty `try_recv` would miss it.
     inbox.close();
-    while let Ok(op) = inbox.try_recv() {
+    while let Some(op) = inbox.recv().await {
         left_behind.push(op);
     }
     let dropped = left_behind.iter().filter(|op| matches!(op, Op::Apply(_))).count() as u64;
@@ -356,5 +387,5 @@ async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, life: E
     // only then is the end announced.
     drop(left_behind);
     drop(state);
-    drop(life);
+    life.complete();
 }

@@ -143,6 +143,7 @@ pub use agent::{Agent, AgentError};
 pub use error::{BoxError, Joined};
 pub use gen_server::{GenServer, Server};
 pub use group::{Group, GroupError, LimitError, LimitReached, ResultGroup, try_map};
+pub use lifecycle::ExitError;
 pub use panic::Panic;
 pub use runner::{AlreadyRunning, BoxRunner, Exclusive, Runner};
 pub use supervisor::{ChildSpec, Supervisor, SupervisorError};

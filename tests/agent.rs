@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{alive_tasks, settle_alive_tasks};
-use steadfast::{Agent, AgentError};
+use steadfast::{Agent, AgentError, ExitError};
 
 #[tokio::test]
 async fn get_update_and_get_and_update() {
@@ -71,7 +71,12 @@ async fn a_panicking_call_reports_its_message_and_stops_the_agent() {
         }
         other => panic!("expected a panic, got {other:?}"),
     }
-    agent.stop().await;
+    // stop reports how the agent ended: the crash, typed, with its message.
+    let exit = agent.stop().await.unwrap_err();
+    assert!(
+        matches!(&exit, ExitError::Panicked { message } if message.contains("divide by zero")),
+        "{exit:?}"
+    );
     assert!(agent.is_stopped());
     assert!(matches!(agent.get().await, Err(AgentError::Stopped)));
     assert!(matches!(agent.cast(|n| *n += 1), Err(AgentError::Stopped)));
@@ -131,7 +136,7 @@ async fn stop_applies_what_was_queued_first_is_idempotent_and_concurrent() {
     let observer = agent.clone();
     let (a, b) = tokio::join!(agent.stop(), observer.stop());
     let _ = (a, b);
-    agent.stop().await;
+    agent.stop().await.unwrap();
     assert!(agent.is_stopped());
     assert_eq!(agent.dropped(), 0);
     assert_eq!(
@@ -154,7 +159,7 @@ async fn operations_sent_after_stop_are_counted_as_dropped() {
             accepted += 1;
         }
     }
-    stopping.await.unwrap();
+    stopping.await.unwrap().unwrap();
     assert_eq!(
         agent.dropped(),
         accepted,

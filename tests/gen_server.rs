@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{alive_tasks, settle_alive_tasks};
+use steadfast::ExitError;
 use steadfast::gen_server::{CallError, CastError, Context, Exit, GenServer, Mailbox, Options, StartError};
 
 /// What terminate saw, shared with the test.
@@ -121,8 +122,8 @@ async fn call_and_cast_then_stop_runs_terminate() {
     let server = counter(&log).start().await.unwrap();
     server.cast(5).unwrap();
     assert_eq!(server.call(Req::Add(2)).await.unwrap(), 7);
-    server.stop().await;
-    server.stop().await; // idempotent
+    server.stop().await.unwrap();
+    server.stop().await.unwrap(); // idempotent
     assert!(server.is_stopped());
     assert_eq!(log.lines(), vec!["stopped"]);
     assert_eq!(
@@ -224,7 +225,7 @@ async fn concurrent_calls_expire_each_at_its_own_deadline() {
     for (call, timeout) in calls.into_iter().zip(timeouts) {
         assert_eq!(call.await.unwrap(), timeout, "never early, never late");
     }
-    server.stop().await;
+    server.stop().await.unwrap();
     assert_eq!(settle_alive_tasks(before).await, before);
 }
 
@@ -264,7 +265,7 @@ async fn a_blocked_server_cannot_hold_a_caller_past_its_timeout() {
         start.elapsed()
     );
     blocker.await.unwrap().unwrap();
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test(start_paused = true)]
@@ -282,7 +283,7 @@ async fn default_call_timeout_is_five_seconds() {
 #[tokio::test]
 async fn calling_a_stopped_server_fails_at_once() {
     let server = Counter::default().start().await.unwrap();
-    server.stop().await;
+    server.stop().await.unwrap();
     assert!(matches!(server.call(Req::Get).await, Err(CallError::Stopped)));
     assert!(matches!(server.cast(1), Err(CastError::Stopped(1))));
     assert!(matches!(server.cast_wait(2).await, Err(CastError::Stopped(2))));
@@ -300,7 +301,11 @@ async fn crash_while_handling_a_call_reaches_the_caller() {
         other => panic!("expected a panic, got {other:?}"),
     }
     assert!(error.server_is_down());
-    server.stop().await;
+    let exit = server.stop().await.unwrap_err();
+    assert!(
+        matches!(&exit, ExitError::Panicked { message } if message.contains("divide by zero")),
+        "{exit:?}"
+    );
     assert!(matches!(server.call(Req::Get).await, Err(CallError::Stopped)));
     assert_eq!(log.lines().len(), 1);
     assert!(log.lines()[0].starts_with("panicked: "));
@@ -314,7 +319,12 @@ async fn handler_error_stops_the_server_and_is_returned_to_the_caller() {
         Err(CallError::Failed(e)) => assert_eq!(e, Boom("call failed".into())),
         other => panic!("expected Failed, got {other:?}"),
     }
-    server.stop().await;
+    assert_eq!(
+        server.stop().await,
+        Err(ExitError::Failed {
+            message: "boom: call failed".into()
+        })
+    );
     assert_eq!(log.lines(), vec!["failed: boom: call failed"]);
 }
 
@@ -353,7 +363,7 @@ async fn messages_before_stop_are_handled_and_after_stop_counted_as_dropped() {
             accepted_after += 1;
         }
     }
-    stopping.await.unwrap();
+    stopping.await.unwrap().unwrap();
     assert_eq!(server.dropped(), accepted_after);
     assert_eq!(log.lines(), vec!["stopped"]);
 }
@@ -517,7 +527,7 @@ async fn cast_after_arrives_on_time_and_timers_end_with_the_server() {
         [2, 4, 6].map(Duration::from_secs),
         "never early, never late"
     );
-    server.stop().await;
+    server.stop().await.unwrap();
     assert_eq!(
         settle_alive_tasks(before).await,
         before,
@@ -568,5 +578,5 @@ async fn an_idle_handler_error_stops_the_server() {
         .await
         .unwrap();
     let crash = server.stopped().await.unwrap_err();
-    assert!(crash.contains("idle too long"), "{crash}");
+    assert!(crash.to_string().contains("idle too long"), "{crash}");
 }

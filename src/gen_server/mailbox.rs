@@ -115,23 +115,25 @@ impl<M> Rx<M> {
         }
     }
 
-    /// Closes the mailbox and returns what it still held.
-    pub(crate) fn close_and_drain(&mut self) -> Vec<M> {
-        let mut left = Vec::new();
+    /// Closes the mailbox and moves what it still holds into `left`.
+    ///
+    /// After `close` no send can succeed, but a send accepted just before may still be
+    /// on its way into the queue; receiving until `None` (not until the first empty
+    /// `try_recv`) waits for those, so no accepted message is missed.
+    pub(crate) async fn close_and_drain(&mut self, left: &mut Vec<M>) {
         match self {
             Rx::Unbounded(rx) => {
                 rx.close();
-                while let Ok(m) = rx.try_recv() {
+                while let Some(m) = rx.recv().await {
                     left.push(m);
                 }
             }
             Rx::Bounded(rx) => {
                 rx.close();
-                while let Ok(m) = rx.try_recv() {
+                while let Some(m) = rx.recv().await {
                     left.push(m);
                 }
             }
         }
-        left
     }
 }

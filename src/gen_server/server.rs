@@ -10,7 +10,7 @@ use super::error::{CallError, CastError, Exit, StartError};
 use super::mailbox::{self, Rx, Tx, WeakTx};
 use super::{Context, GenServer, Options};
 use crate::Panic;
-use crate::lifecycle::{EndGuard, Lifecycle};
+use crate::lifecycle::{EndGuard, ExitError, Lifecycle};
 use crate::panic::CatchPanic;
 
 type ReplyTo<G> = oneshot::Sender<Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>>;
@@ -98,17 +98,22 @@ impl<G: GenServer> Server<G> {
         self.life.is_ended()
     }
 
-    /// Waits until the server has ended: `Ok` after a stop (or every handle dropped),
-    /// `Err` with the error or panic message after a crash.
+    /// Waits until the server has ended: `Ok` after a clean stop (or every handle
+    /// dropped).
+    ///
+    /// Awaited from one of the server's own handlers it never completes (the server
+    /// cannot end while its handler waits): use [`Context::stop`] there.
     ///
     /// # Errors
     ///
-    /// The crash message when a handler failed or panicked.
+    /// [`ExitError::Failed`] / [`ExitError::Panicked`] when a handler failed or
+    /// panicked, [`ExitError::TerminatePanicked`] when `terminate` panicked,
+    /// [`ExitError::Aborted`] when the runtime shut the server down.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub async fn stopped(&self) -> Result<(), String> {
+    pub async fn stopped(&self) -> Result<(), ExitError> {
         self.life.ended().await
     }
 
@@ -241,14 +246,21 @@ impl<G: GenServer> Server<G> {
 
     /// Sends `message`, waiting for space in a bounded mailbox (the *wait* policy).
     ///
+    /// From one of the server's own handlers it never waits: only the handler could
+    /// make room, so a full mailbox fails at once with [`CastError::Full`].
+    ///
     /// # Errors
     ///
-    /// [`CastError::Stopped`] with the message handed back.
+    /// [`CastError::Stopped`] with the message handed back; [`CastError::Full`] from
+    /// the server's own handler, as said above.
     ///
     /// # Cancel safety
     ///
     /// If dropped while waiting for space, the message was not sent.
     pub async fn cast_wait(&self, message: G::Cast) -> Result<(), CastError<G::Cast>> {
+        if self.life.is_own_task() {
+            return self.cast(message);
+        }
         self.tx.send(Msg::Cast(message)).await.map_err(|m| match m {
             Msg::Cast(m) => CastError::Stopped(m),
             _ => unreachable!("a cast was sent"),
@@ -256,7 +268,17 @@ impl<G: GenServer> Server<G> {
     }
 
     /// Stops the server after the messages already queued, runs `terminate`, and waits
-    /// until its task has ended. Idempotent; safe to call from several handles at once.
+    /// until its task has ended; reports how it ended, as [`stopped`](Server::stopped).
+    /// Idempotent; safe to call from several handles at once.
+    ///
+    /// Called from one of the server's own handlers (which could never wait for its own
+    /// end), it only asks, like [`Context::stop`]: the server stops once that handler
+    /// returns, the messages queued behind it are dropped (counted in
+    /// [`dropped`](Server::dropped)), and `stop` returns `Ok(())` at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`stopped`](Server::stopped): how the server ended, if not cleanly.
     ///
     /// # Cancel safety
     ///
@@ -278,14 +300,18 @@ impl<G: GenServer> Server<G> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let counter = Counter(0).start().await.unwrap();
     /// let other = counter.clone();
-    /// counter.stop().await;
-    /// other.stop().await; // idempotent
+    /// counter.stop().await.unwrap();
+    /// other.stop().await.unwrap(); // idempotent
     /// assert!(counter.is_stopped());
     /// # }
     /// ```
-    pub async fn stop(&self) {
+    pub async fn stop(&self) -> Result<(), ExitError> {
+        if self.life.is_own_task() {
+            self.life.request_stop();
+            return Ok(());
+        }
         let _ = self.tx.send(Msg::Stop).await;
-        let _ = self.life.ended().await;
+        self.life.ended().await
     }
 }
 
@@ -310,15 +336,21 @@ pub(crate) async fn start<G: GenServer>(
         life.guard(),
     ));
     let _ = life.task.set(task.id());
-    match started.await {
-        Ok(Ok(())) => Ok(Server {
-            tx,
-            life,
-            timeout: options.call_timeout,
-        }),
-        Ok(Err(error)) => Err(error),
-        Err(_) => Err(StartError::Aborted),
-    }
+    let failed = match started.await {
+        Ok(Ok(())) => {
+            return Ok(Server {
+                tx,
+                life,
+                timeout: options.call_timeout,
+            });
+        }
+        Ok(Err(error)) => error,
+        Err(_) => StartError::Aborted,
+    };
+    // Nothing the failed server started outlives `start`: its task (and so its timers,
+    // which it awaits) has ended before the error is returned.
+    let _ = task.await;
+    Err(failed)
 }
 
 /// Why the loop ended, owning what `terminate` and the crashing caller need.
@@ -337,6 +369,10 @@ async fn run<G: GenServer>(
     idle_timeout: Option<Duration>,
     life: EndGuard,
 ) {
+    // Known before `init` runs (`start` sets it too, but only after the spawn returns,
+    // which on a multi-thread runtime can be after `init` began): `init` calling or
+    // stopping its own server must be recognised.
+    let _ = life.task.set(tokio::task::id());
     let mut ctx = Context {
         stop_requested: false,
         myself,
@@ -347,22 +383,34 @@ async fn run<G: GenServer>(
         Ok(Err(error)) => Err(StartError::Init(error)),
         Err(panic) => Err(StartError::Panicked(panic)),
     };
-    let failed = init.is_err();
-    if started.send(init).is_err() || failed {
+    if init.is_err() {
         ctx.cancel_timers().await;
+        drop(server);
+        let _ = started.send(init);
+        life.complete();
+        return;
+    }
+    if started.send(init).is_err() {
+        // `start` was cancelled: nobody holds a handle, nobody will.
+        ctx.cancel_timers().await;
+        life.complete();
         return;
     }
 
     let mut batch = Vec::with_capacity(64);
     let mut left_behind = Vec::new();
     let ending = 'serve: loop {
+        // A stop asked for by `init` (a handler's is seen right after it returns).
+        if stop_requested(&ctx, &life) {
+            break 'serve Ending::Stopped;
+        }
         let received = match idle_timeout {
             None => inbox.recv_many(&mut batch, 64).await,
             Some(idle) => match tokio::time::timeout(idle, inbox.recv_many(&mut batch, 64)).await {
                 Ok(received) => received,
                 Err(_) => {
                     let ending = match CatchPanic::new(server.handle_idle(&mut ctx)).await {
-                        Ok(Ok(())) => ctx.stop_requested.then_some(Ending::Stopped),
+                        Ok(Ok(())) => stop_requested(&ctx, &life).then_some(Ending::Stopped),
                         Ok(Err(error)) => Some(Ending::Failed(error, None)),
                         Err(panic) => Some(Ending::Panicked(panic, None)),
                     };
@@ -379,13 +427,13 @@ async fn run<G: GenServer>(
         let mut messages = batch.drain(..);
         while let Some(message) = messages.next() {
             let ending = handle(&mut server, &mut ctx, message).await;
-            if let Some(ending) = ending.or_else(|| ctx.stop_requested.then_some(Ending::Stopped)) {
+            if let Some(ending) = ending.or_else(|| stop_requested(&ctx, &life).then_some(Ending::Stopped)) {
                 left_behind.extend(messages);
                 break 'serve ending;
             }
         }
     };
-    left_behind.extend(inbox.close_and_drain());
+    inbox.close_and_drain(&mut left_behind).await;
 
     let exit = match &ending {
         Ending::Stopped => Exit::Stopped,
@@ -396,19 +444,27 @@ async fn run<G: GenServer>(
     match &exit {
         Exit::Failed(error) => {
             tracing::error!(error = %error, "gen_server stopped: a handler failed");
-            life.record_crash(error.to_string());
+            life.record_crash(ExitError::Failed {
+                message: error.to_string(),
+            });
         }
         Exit::Panicked(panic) => {
             tracing::error!(
                 message = panic.message(),
                 "gen_server stopped: a handler panicked"
             );
-            life.record_crash(panic.to_string());
+            life.record_crash(ExitError::Panicked {
+                message: panic.message().to_owned(),
+            });
         }
         _ => tracing::debug!(exit = ?ExitKind::of(&exit), "gen_server stopping"),
     }
     if let Err(panic) = CatchPanic::new(server.terminate(&exit)).await {
         tracing::error!(message = panic.message(), "gen_server terminate panicked");
+        // OTP: a crash in terminate becomes the exit reason (an earlier crash stands).
+        life.record_crash(ExitError::TerminatePanicked {
+            message: panic.message().to_owned(),
+        });
     }
     // No timer outlives the server (and none can cast into a closed mailbox later).
     ctx.cancel_timers().await;
@@ -434,7 +490,13 @@ async fn run<G: GenServer>(
     // only then is the end announced.
     drop(left_behind);
     drop(server);
-    drop(life);
+    life.complete();
+}
+
+/// Whether the handler just run asked to stop, through its context or through a
+/// handle's [`Server::stop`] called from the server's own task.
+fn stop_requested<G: GenServer>(ctx: &Context<G>, life: &Lifecycle) -> bool {
+    ctx.stop_requested || life.stop_requested()
 }
 
 /// Handles one message; `Some` when the server must stop.

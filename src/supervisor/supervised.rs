@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::spec::ChildSpec;
 use crate::agent::{AgentError, DEFAULT_CALL_TIMEOUT};
 use crate::gen_server::{CallError, CastError, GenServer, Options, Server};
+use crate::lifecycle::ExitError;
 use crate::{Agent, BoxError, CancellationToken};
 
 /// Something a supervised incarnation publishes: it can tell whether it is gone.
@@ -88,15 +89,16 @@ async fn serve_incarnation<H, Stop, Ended>(
 ) -> Result<(), BoxError>
 where
     H: Incarnation,
-    Stop: Future<Output = ()>,
-    Ended: Future<Output = Result<(), String>>,
+    Stop: Future<Output = Result<(), ExitError>>,
+    Ended: Future<Output = Result<(), ExitError>>,
 {
     publish.send_replace(Some(handle.clone()));
     let outcome = tokio::select! {
         () = cancel.cancelled() => {
             publish.send_replace(None);
-            stop(handle).await;
-            return Ok(());
+            // A stop asked for by the supervisor; a `terminate` that panicked meanwhile
+            // is still this incarnation's failure.
+            return stop(handle).await.map_err(Into::into);
         }
         outcome = ended(handle.clone()) => outcome,
     };
