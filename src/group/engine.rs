@@ -22,6 +22,13 @@
 //! `w1` comparison). So an unlimited task is the member future plus one `Arc`, and its
 //! output is one pointer, `None` for a success nobody keeps.
 //!
+//! Members can also arrive through a [`Spawner`](super::Spawner), from anywhere, the
+//! group's own members included. Those tasks are *adopted*: their handles go to a list
+//! under a lock shared with the spawners, which the waiting owner empties again and
+//! again until it finds it empty, then marks closed (under the same lock), so that a
+//! member submitted while the group finishes is either awaited or refused, never
+//! left running. The owner's own `spawn` keeps its lock-free handle list.
+//!
 //! A tokio task that ends with a `JoinError` (only when its runtime shuts down: polls
 //! and destructors of members run under the panic catcher) is reported as one
 //! `Aborted` failure under its first member's index.
@@ -30,14 +37,15 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::error::{GroupError, LimitError, LimitReached};
+use super::cause::CancelCause;
+use super::error::{GroupError, LimitError, LimitReached, SpawnError};
 use crate::CancellationToken;
 use crate::Panic;
 use crate::panic::CatchPanic;
@@ -73,30 +81,77 @@ pub(crate) enum Reported<T, E> {
 }
 
 struct Queue<T, E> {
+    /// The limit, if any; the owner keeps a copy for its lock-free unlimited path.
+    limit: Option<NonZeroUsize>,
     workers: usize,
     items: VecDeque<(usize, BoxMember<T, E>)>,
+}
+
+type Handles<T, E> = Vec<(usize, JoinHandle<Batch<T, E>>)>;
+
+/// Tasks started through a `Spawner` (see the module docs).
+struct Adopted<T, E> {
+    /// Set when the group has finished or was shut down: spawners are refused.
+    closed: bool,
+    handles: Handles<T, E>,
+    reaped: Vec<Entry<T, E>>,
+    reap_at: usize,
 }
 
 pub(crate) struct Shared<T, E> {
     token: CancellationToken,
     first_failure_claimed: AtomicBool,
+    /// Why the token was cancelled, when the group cancelled it.
+    cause: OnceLock<CancelCause>,
     keep_ok: bool,
+    /// Submission indices, shared by the owner and the spawners.
+    next_index: AtomicUsize,
     queue: Mutex<Queue<T, E>>,
+    adopted: Mutex<Adopted<T, E>>,
     space: Notify,
+}
+
+/// Locks `mutex`. The group's locks are never held across user code, so poisoning
+/// cannot hide a broken invariant; recover rather than propagate.
+fn lock<M>(mutex: &Mutex<M>) -> MutexGuard<'_, M> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<T, E> Shared<T, E> {
     fn lock_queue(&self) -> MutexGuard<'_, Queue<T, E>> {
-        // The lock is never held across user code, so poisoning cannot hide a broken
-        // invariant; recover rather than propagate.
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.queue)
+    }
+
+    fn claim_index(&self) -> usize {
+        self.next_index.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Cancels the token for `cause`, unless it was already cancelled for another.
+    fn cancel(&self, cause: impl FnOnce() -> CancelCause) {
+        // The cause is set before the cancellation, so that a member woken by it reads
+        // the cause; a token cancelled from outside (its parent) has none.
+        if !self.token.is_cancelled() {
+            let _ = self.cause.get_or_init(cause);
+        }
+        self.token.cancel();
+    }
+
+    /// Why the token is cancelled; `None` while it is not.
+    pub(crate) fn cause(&self) -> Option<CancelCause> {
+        if !self.token.is_cancelled() {
+            return None;
+        }
+        Some(self.cause.get().cloned().unwrap_or(CancelCause::Cancelled))
     }
 
     /// Records a failure and cancels the token; true for the first failure in time.
-    fn record_failure(&self) -> bool {
+    fn record_failure(&self, cause: impl FnOnce() -> CancelCause) -> bool {
         // Claim before cancelling, so that a member woken by the cancellation and failing
         // in turn can never be "first".
         let first = !self.first_failure_claimed.swap(true, Ordering::AcqRel);
+        if first {
+            self.cancel(cause);
+        }
         self.token.cancel();
         first
     }
@@ -108,11 +163,15 @@ impl<T, E> Shared<T, E> {
             Ok(Ok(value)) => self.keep_ok.then_some((false, Ok(value))),
             Ok(Err(error)) => {
                 tracing::debug!("group member failed");
-                Some((self.record_failure(), Err(GroupError::Failed(error))))
+                let first = self.record_failure(|| CancelCause::MemberFailed);
+                Some((first, Err(GroupError::Failed(error))))
             }
             Err(panic) => {
                 tracing::debug!(message = panic.message(), "group member panicked");
-                Some((self.record_failure(), Err(GroupError::Panicked(panic))))
+                let first = self.record_failure(|| CancelCause::MemberPanicked {
+                    message: panic.message().to_owned(),
+                });
+                Some((first, Err(GroupError::Panicked(panic))))
             }
         }
     }
@@ -154,6 +213,14 @@ where
 {
     let mut kept = Vec::new();
     keep(&mut kept, index, shared.settle(CatchPanic::new(first).await));
+    drain_queue(&shared, &mut kept).await;
+    (!kept.is_empty()).then(|| Box::new(Reported::Many(kept)))
+}
+
+/// Runs queued members until the queue is empty, then leaves (counted out under the
+/// queue's lock, so that a submitter always sees a worker that will take its member or
+/// room to start one).
+async fn drain_queue<T, E>(shared: &Shared<T, E>, kept: &mut Vec<Entry<T, E>>) {
     loop {
         let (index, member) = {
             let mut queue = shared.lock_queue();
@@ -166,9 +233,8 @@ where
             }
         };
         shared.space.notify_one();
-        keep(&mut kept, index, shared.settle(CatchPanic::new(member).await));
+        keep(kept, index, shared.settle(CatchPanic::new(member).await));
     }
-    (!kept.is_empty()).then(|| Box::new(Reported::Many(kept)))
 }
 
 fn keep<T, E>(kept: &mut Vec<Entry<T, E>>, index: usize, settled: Option<(bool, Outcome<T, E>)>) {
@@ -212,10 +278,9 @@ impl<T, E> Finished<T, E> {
 pub(crate) struct Engine<T, E> {
     shared: Arc<Shared<T, E>>,
     /// Live (or not yet reaped) tasks, each with the index of its first member.
-    handles: Vec<(usize, JoinHandle<Batch<T, E>>)>,
+    handles: Handles<T, E>,
     reaped: Vec<Entry<T, E>>,
     reap_at: usize,
-    next_index: usize,
     limit: Option<NonZeroUsize>,
 }
 
@@ -229,23 +294,35 @@ where
             shared: Arc::new(Shared {
                 token,
                 first_failure_claimed: AtomicBool::new(false),
+                cause: OnceLock::new(),
                 keep_ok,
+                next_index: AtomicUsize::new(0),
                 queue: Mutex::new(Queue {
+                    limit: None,
                     workers: 0,
                     items: VecDeque::new(),
+                }),
+                adopted: Mutex::new(Adopted {
+                    closed: false,
+                    handles: Vec::new(),
+                    reaped: Vec::new(),
+                    reap_at: REAP_MIN,
                 }),
                 space: Notify::new(),
             }),
             handles: Vec::new(),
             reaped: Vec::new(),
             reap_at: REAP_MIN,
-            next_index: 0,
             limit: None,
         }
     }
 
     pub(crate) fn token(&self) -> &CancellationToken {
         &self.shared.token
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared<T, E>> {
+        &self.shared
     }
 
     pub(crate) fn limit(&self) -> Option<usize> {
@@ -255,7 +332,12 @@ where
     /// Members that have not finished yet (queued ones included).
     pub(crate) fn active(&self) -> usize {
         let queued = self.shared.lock_queue().items.len();
-        queued + self.handles.iter().filter(|(_, h)| !h.is_finished()).count()
+        let adopted = lock(&self.shared.adopted)
+            .handles
+            .iter()
+            .filter(|(_, h)| !h.is_finished())
+            .count();
+        queued + adopted + self.handles.iter().filter(|(_, h)| !h.is_finished()).count()
     }
 
     pub(crate) fn set_limit(&mut self, limit: Option<usize>) -> Result<(), LimitError> {
@@ -263,46 +345,26 @@ where
             None => None,
             Some(n) => Some(NonZeroUsize::new(n).ok_or(LimitError::Zero)?),
         };
-        let active = self.active();
+        // Under the spawners' lock: none can start a member between the check and the
+        // change.
+        let adopted = lock(&self.shared.adopted);
+        let mut queue = self.shared.lock_queue();
+        let active = queue.items.len()
+            + adopted.handles.iter().filter(|(_, h)| !h.is_finished()).count()
+            + self.handles.iter().filter(|(_, h)| !h.is_finished()).count();
         if active > 0 {
             return Err(LimitError::MembersActive { active });
         }
+        queue.limit = limit;
         self.limit = limit;
         Ok(())
-    }
-
-    fn claim_index(&mut self) -> usize {
-        let index = self.next_index;
-        self.next_index += 1;
-        index
     }
 
     fn push_handle(&mut self, first_index: usize, handle: JoinHandle<Batch<T, E>>) {
         self.handles.push((first_index, handle));
         if self.handles.len() >= self.reap_at {
-            self.reap_finished();
+            self.reap_at = reap_finished(&mut self.handles, &mut self.reaped);
         }
-    }
-
-    /// Moves the outcomes of finished tasks out of their handles, freeing the tasks.
-    fn reap_finished(&mut self) {
-        let mut cx = Context::from_waker(Waker::noop());
-        let reaped = &mut self.reaped;
-        self.handles.retain_mut(|(first_index, handle)| {
-            if !handle.is_finished() {
-                return true;
-            }
-            // Unconstrained: tokio's cooperative budget would otherwise make finished
-            // handles answer Pending after 128 polls, and nothing would be reaped.
-            match Pin::new(&mut tokio::task::unconstrained(&mut *handle)).poll(&mut cx) {
-                Poll::Ready(result) => {
-                    collect(*first_index, result, reaped);
-                    false
-                }
-                Poll::Pending => true,
-            }
-        });
-        self.reap_at = (self.handles.len() * 2).max(REAP_MIN);
     }
 
     #[track_caller]
@@ -310,11 +372,8 @@ where
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let index = self.claim_index();
-        let handle = tokio::spawn(Single {
-            shared: Arc::clone(&self.shared),
-            member: CatchPanic::new(member),
-        });
+        let index = self.shared.claim_index();
+        let handle = spawn_single(&self.shared, member);
         self.push_handle(index, handle);
     }
 
@@ -346,7 +405,7 @@ where
             }
             queue.workers += 1;
         }
-        let index = self.claim_index();
+        let index = self.shared.claim_index();
         self.start_worker(index, member);
         Ok(())
     }
@@ -389,14 +448,12 @@ where
         if queue.workers < limit.get() {
             queue.workers += 1;
             drop(queue);
-            let index = self.claim_index();
+            let index = self.shared.claim_index();
             self.start_worker(index, member);
             return None;
         }
         if queue.items.len() < limit.get() {
-            // Field by field (not `claim_index`): `queue` borrows `self.shared`.
-            let index = self.next_index;
-            self.next_index += 1;
+            let index = self.shared.claim_index();
             queue.items.push_back((index, Box::pin(member)));
             return None;
         }
@@ -411,20 +468,131 @@ where
             collect(*first_index, handle.await, &mut entries);
         }
         self.handles.clear();
-        self.shared.token.cancel();
+        // Members may have submitted more through spawners, and those more again: await
+        // until none is left, then close (see the module docs).
+        loop {
+            let adopted = {
+                let mut adopted = lock(&self.shared.adopted);
+                entries.append(&mut adopted.reaped);
+                if adopted.handles.is_empty() {
+                    adopted.closed = true;
+                    break;
+                }
+                std::mem::take(&mut adopted.handles)
+            };
+            for (first_index, handle) in adopted {
+                collect(first_index, handle.await, &mut entries);
+            }
+        }
+        self.shared.cancel(|| CancelCause::Finished);
         entries.sort_unstable_by_key(|e| e.index);
         Finished {
             entries,
-            submitted: self.next_index,
+            submitted: self.shared.next_index.load(Ordering::Relaxed),
         }
     }
 
     /// Cancels the token, aborts every member, and waits until every task is gone.
     pub(crate) async fn shutdown(&mut self) {
-        self.abort_all();
-        for (_, handle) in self.handles.drain(..) {
+        let adopted = self.abort_all();
+        for (_, handle) in self.handles.drain(..).chain(adopted) {
             let _ = handle.await;
         }
+    }
+}
+
+/// Moves the outcomes of finished tasks out of their handles, freeing the tasks; returns
+/// the list length at which to reap next.
+fn reap_finished<T, E>(handles: &mut Handles<T, E>, reaped: &mut Vec<Entry<T, E>>) -> usize {
+    let mut cx = Context::from_waker(Waker::noop());
+    handles.retain_mut(|(first_index, handle)| {
+        if !handle.is_finished() {
+            return true;
+        }
+        // Unconstrained: tokio's cooperative budget would otherwise make finished
+        // handles answer Pending after 128 polls, and nothing would be reaped.
+        match Pin::new(&mut tokio::task::unconstrained(&mut *handle)).poll(&mut cx) {
+            Poll::Ready(result) => {
+                collect(*first_index, result, reaped);
+                false
+            }
+            Poll::Pending => true,
+        }
+    });
+    (handles.len() * 2).max(REAP_MIN)
+}
+
+#[track_caller]
+fn spawn_single<T, E, F>(shared: &Arc<Shared<T, E>>, member: F) -> JoinHandle<Batch<T, E>>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+{
+    tokio::spawn(Single {
+        shared: Arc::clone(shared),
+        member: CatchPanic::new(member),
+    })
+}
+
+impl<T, E> Shared<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// Submits `member` from a spawner: never waits. Without a limit it starts at once;
+    /// with one it starts on a new worker if one may start, else it is queued (beyond
+    /// the owner's queue bound) when `queue_at_limit`, or handed back.
+    #[track_caller]
+    pub(crate) fn adopt<F>(self: &Arc<Self>, member: F, queue_at_limit: bool) -> Result<(), SpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        // The adopted lock is held throughout, so that the owner cannot close the group
+        // between this check and the handle being recorded.
+        let mut adopted = lock(&self.adopted);
+        if adopted.closed {
+            return Err(SpawnError::Closed(member));
+        }
+        let mut queue = self.lock_queue();
+        let (index, handle) = match queue.limit {
+            None => {
+                drop(queue);
+                let index = self.claim_index();
+                (index, spawn_single(self, member))
+            }
+            Some(limit) if queue.workers < limit.get() => {
+                queue.workers += 1;
+                drop(queue);
+                let index = self.claim_index();
+                (index, tokio::spawn(worker(index, member, Arc::clone(self))))
+            }
+            Some(_) if queue_at_limit => {
+                let index = self.claim_index();
+                queue.items.push_back((index, Box::pin(member)));
+                return Ok(());
+            }
+            Some(limit) => {
+                return Err(SpawnError::Full {
+                    future: member,
+                    limit: limit.get(),
+                });
+            }
+        };
+        adopted.handles.push((index, handle));
+        if adopted.handles.len() >= adopted.reap_at {
+            let Adopted { handles, reaped, .. } = &mut *adopted;
+            adopted.reap_at = reap_finished(handles, reaped);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        lock(&self.adopted).closed
+    }
+
+    pub(crate) fn token(&self) -> &CancellationToken {
+        &self.token
     }
 }
 
@@ -462,20 +630,28 @@ fn collect<T, E>(
 }
 
 impl<T, E> Engine<T, E> {
-    /// Cancels the token, drops queued members, and aborts every task.
-    fn abort_all(&mut self) {
-        self.shared.token.cancel();
+    /// Closes the group to spawners, cancels the token, drops queued members, and
+    /// aborts every task; returns the adopted tasks' handles, to await.
+    fn abort_all(&mut self) -> Handles<T, E> {
+        let adopted = {
+            let mut adopted = lock(&self.shared.adopted);
+            adopted.closed = true;
+            std::mem::take(&mut adopted.handles)
+        };
+        self.shared.cancel(|| CancelCause::ShutDown);
         // Queued members never started: drop them now, not when the last worker goes.
         let queued = std::mem::take(&mut self.shared.lock_queue().items);
         drop(queued);
-        for (_, handle) in &self.handles {
+        for (_, handle) in self.handles.iter().chain(&adopted) {
             handle.abort();
         }
+        adopted
     }
 }
 
 impl<T, E> Drop for Engine<T, E> {
     fn drop(&mut self) {
-        self.abort_all();
+        // Aborted; nobody is left to await them.
+        drop(self.abort_all());
     }
 }

@@ -176,3 +176,57 @@ impl<F> fmt::Display for LimitReached<F> {
 }
 
 impl<F> Error for LimitReached<F> {}
+
+/// A [`Spawner`](crate::group::Spawner) did not start a member; the future is handed
+/// back untouched.
+#[non_exhaustive]
+pub enum SpawnError<F> {
+    /// The group has finished (it was waited on), or was shut down or dropped: it takes
+    /// no more members.
+    Closed(F),
+    /// The group already runs `limit` members ([`Spawner::try_spawn`](crate::group::Spawner::try_spawn)
+    /// only; [`Spawner::spawn`](crate::group::Spawner::spawn) queues instead).
+    Full {
+        /// The future that was not started.
+        future: F,
+        /// The group's limit.
+        limit: usize,
+    },
+}
+
+impl<F> SpawnError<F> {
+    /// Gives the future back.
+    pub fn into_inner(self) -> F {
+        match self {
+            SpawnError::Closed(future) | SpawnError::Full { future, .. } => future,
+        }
+    }
+}
+
+impl<F> fmt::Debug for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::Closed(_) => f.write_str("Closed(..)"),
+            SpawnError::Full { limit, .. } => f
+                .debug_struct("Full")
+                .field("limit", limit)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl<F> fmt::Display for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::Closed(_) => f.write_str(
+                "the group has finished or was shut down; it takes no more members (start a new group)",
+            ),
+            SpawnError::Full { limit, .. } => write!(
+                f,
+                "the group already runs {limit} members, its limit; try again when one finishes, or use `spawn`, which queues"
+            ),
+        }
+    }
+}
+
+impl<F> Error for SpawnError<F> {}

@@ -42,14 +42,18 @@
 //! # }
 //! ```
 
+mod cause;
 mod engine;
 mod error;
 mod results;
+mod spawner;
 
 use std::future::Future;
 
-pub use error::{GroupError, LimitError, LimitReached};
+pub use cause::CancelCause;
+pub use error::{GroupError, LimitError, LimitReached, SpawnError};
 pub use results::{ResultGroup, try_map};
+pub use spawner::Spawner;
 
 use crate::{BoxError, CancellationToken, Joined, Runner};
 use engine::Engine;
@@ -123,6 +127,30 @@ impl<E: Send + 'static> Group<E> {
     /// The group's token, for members to watch.
     pub fn token(&self) -> &CancellationToken {
         self.engine.token()
+    }
+
+    /// A cloneable handle that submits members from anywhere, the group's own members
+    /// included, and never waits; see [`Spawner`].
+    pub fn spawner(&self) -> Spawner<(), E> {
+        Spawner::new(self.engine.shared())
+    }
+
+    /// Why the group's token was cancelled (Go's `context.Cause`); `None` while it is
+    /// not. Members that see the token cancelled can ask a [`Spawner`] the same.
+    ///
+    /// ```
+    /// use steadfast::group::CancelCause;
+    /// use steadfast::{CancellationToken, Group};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let parent = CancellationToken::new();
+    /// let (group, _token) = Group::<String>::with_cancel(&parent);
+    /// assert_eq!(group.cause(), None);
+    /// parent.cancel();
+    /// assert_eq!(group.cause(), Some(CancelCause::Cancelled));
+    /// # }
+    /// ```
+    pub fn cause(&self) -> Option<CancelCause> {
+        self.engine.shared().cause()
     }
 
     /// Caps how many members run at once.

@@ -2,8 +2,10 @@
 
 use std::future::Future;
 
+use super::cause::CancelCause;
 use super::engine::Engine;
 use super::error::{GroupError, LimitError, LimitReached};
+use super::spawner::Spawner;
 use crate::{BoxError, CancellationToken, Joined};
 
 /// A [`Group`](crate::Group) whose members return values: `results[i]` is the result of
@@ -64,6 +66,17 @@ impl<T: Send + 'static, E: Send + 'static> ResultGroup<T, E> {
     /// The group's token, for members to watch.
     pub fn token(&self) -> &CancellationToken {
         self.engine.token()
+    }
+
+    /// A cloneable handle that submits members from anywhere, the group's own members
+    /// included, and never waits; see [`Spawner`].
+    pub fn spawner(&self) -> Spawner<T, E> {
+        Spawner::new(self.engine.shared())
+    }
+
+    /// Why the group's token was cancelled; see [`Group::cause`](crate::Group::cause).
+    pub fn cause(&self) -> Option<CancelCause> {
+        self.engine.shared().cause()
     }
 
     /// Caps how many members run at once.

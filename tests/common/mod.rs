@@ -23,6 +23,17 @@ pub async fn settle_alive_tasks(expected: usize) -> usize {
     alive_tasks()
 }
 
+/// On a multi-thread runtime: waits until `alive_tasks() == expected`, at most `limit` of
+/// real time, and returns the final count (a worker thread releases a finished task a
+/// moment after its output is taken). The caller asserts on the returned value.
+pub async fn wait_alive_tasks(expected: usize, limit: std::time::Duration) -> usize {
+    let deadline = std::time::Instant::now() + limit;
+    while alive_tasks() != expected && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    alive_tasks()
+}
+
 /// Counts how many values are alive right now and the most ever alive at once.
 #[derive(Clone, Default)]
 pub struct LiveCounter {
