@@ -708,3 +708,71 @@ fn supervisor_types_are_send_and_sync() {
     send_sync::<ChildSpec>();
     send_sync::<steadfast::supervisor::Snapshot>();
 }
+
+/// Defect 1: OTP's `start_link` of a child supervisor returns once its children
+/// started, so a tree starts depth-first in spec order and stops in the exact reverse
+/// (before the fix: `c1 c2 c3 c4 n1 n2`). A one-for-all restart starts it the same way.
+#[tokio::test(start_paused = true)]
+async fn nested_trees_start_depth_first_and_stop_in_exact_reverse() {
+    let before = alive_tasks();
+    let lab = Lab::default();
+    let sub = Supervisor::builder()
+        .name("sub")
+        .child(lab.child("n1"))
+        .child(lab.child("n2"));
+    let sup = Supervisor::builder()
+        .strategy(Strategy::OneForAll)
+        .child(lab.child("c1"))
+        .child(lab.child("c2"))
+        .child(ChildSpec::supervisor("sub", sub))
+        .child(lab.child("c3"))
+        .child(lab.child("c4"))
+        .spawn()
+        .unwrap();
+    settle().await;
+    let depth_first = ["start c1", "start c2", "start n1", "start n2", "start c3", "start c4"];
+    assert_eq!(lab.log(), depth_first);
+
+    lab.clear();
+
+    sup.stop().await.unwrap();
+    let reverse = ["stop c4", "stop c3", "stop n2", "stop n1", "stop c2", "stop c1"];
+    assert_eq!(lab.log(), reverse);
+    assert_eq!(settle_alive_tasks(before).await, before);
+}
+
+/// Defect 1, under a restart: a one-for-all restart stops everyone in the exact reverse
+/// and starts them again depth-first.
+#[tokio::test(start_paused = true)]
+async fn a_one_for_all_restart_of_a_tree_is_depth_first_too() {
+    let lab = Lab::default();
+    lab.script("c1", &[Act::Crash(10 * MS)]);
+    let sub = Supervisor::builder()
+        .name("sub")
+        .child(lab.child("n1"))
+        .child(lab.child("n2"));
+    let sup = Supervisor::builder()
+        .strategy(Strategy::OneForAll)
+        .child(lab.child("c1"))
+        .child(ChildSpec::supervisor("sub", sub))
+        .child(lab.child("c2"))
+        .spawn()
+        .unwrap();
+    settle().await;
+    lab.clear();
+    tokio::time::sleep(20 * MS).await;
+    assert_eq!(
+        lab.log(),
+        [
+            "stop c1", // its crash
+            "stop c2",
+            "stop n2",
+            "stop n1",
+            "start c1",
+            "start n1",
+            "start n2",
+            "start c2"
+        ]
+    );
+    sup.stop().await.unwrap();
+}

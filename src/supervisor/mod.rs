@@ -275,10 +275,13 @@ impl Builder {
             self.hook = parent_hook;
         }
         let (mut core, node) = self.into_core(path, token);
+        // Its children start now, before the parent starts the next sibling: OTP's
+        // `start_link` of a child supervisor returns only once its children started, so a
+        // tree starts depth-first in spec order (and stops in the exact reverse).
+        core.start_all();
         let (keep_open, commands) = mpsc::unbounded_channel();
         let future = Box::pin(async move {
             let _keep_open = keep_open; // a nested supervisor takes no outside commands
-            core.start_all();
             core::run(core, commands).await.map_err(Into::into)
         });
         (future, node)
