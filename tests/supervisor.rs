@@ -776,3 +776,43 @@ async fn a_one_for_all_restart_of_a_tree_is_depth_first_too() {
     );
     sup.stop().await.unwrap();
 }
+
+/// Defect 3: `start_child` refuses a nested supervisor that `spawn` would refuse, with
+/// the same typed error, and the supervisor carries on unchanged.
+#[tokio::test(start_paused = true)]
+async fn start_child_validates_a_nested_supervisor_like_spawn() {
+    let lab = Lab::default();
+    let sup = Supervisor::builder().child(lab.child("a")).spawn().unwrap();
+    let zero_period = sup
+        .start_child(ChildSpec::supervisor(
+            "n",
+            Supervisor::builder().intensity(1, Duration::ZERO),
+        ))
+        .await
+        .unwrap_err();
+    let spawned = Supervisor::builder()
+        .intensity(1, Duration::ZERO)
+        .spawn()
+        .unwrap_err();
+    assert_eq!(zero_period, spawned);
+    assert!(zero_period.to_string().contains("period"), "{zero_period}");
+
+    let duplicates = Supervisor::builder()
+        .child(lab.child("x"))
+        .child(lab.child("x"));
+    let dup = sup
+        .start_child(ChildSpec::supervisor("n", duplicates.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(dup, SupervisorError::InvalidConfig(ref m) if m.contains("`x`")), "{dup}");
+
+    // Deeper down too.
+    let deep = Supervisor::builder().child(ChildSpec::supervisor("inner", duplicates));
+    let deep = sup.start_child(ChildSpec::supervisor("n", deep)).await.unwrap_err();
+    assert!(matches!(deep, SupervisorError::InvalidConfig(_)), "{deep}");
+
+    let counts = sup.count_children().await.unwrap();
+    assert_eq!((counts.specs, counts.active), (1, 1), "nothing was added");
+    assert_eq!(lab.starts("x"), 0, "no child of a refused tree ran");
+    sup.stop().await.unwrap();
+}

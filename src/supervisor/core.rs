@@ -545,6 +545,11 @@ impl Core {
     }
 
     fn start_child(&mut self, spec: ChildSpec) -> Result<(), SupervisorError> {
+        // The same checks `spawn` makes, with the same typed error: a nested supervisor
+        // that could not be spawned on its own is refused here too.
+        if let ChildKind::Supervisor(builder) = &spec.kind {
+            builder.validate()?;
+        }
         if let Some(index) = self.index_of(&spec.name) {
             return Err(match self.children[index].state() {
                 ChildState::Running => SupervisorError::AlreadyRunning(spec.name),

@@ -214,7 +214,7 @@ impl Builder {
         self
     }
 
-    fn validate(&self) -> Result<(), SupervisorError> {
+    pub(crate) fn validate(&self) -> Result<(), SupervisorError> {
         if self.period.is_zero() {
             return Err(SupervisorError::InvalidConfig(
                 "the intensity period must be longer than zero".to_owned(),
@@ -425,7 +425,10 @@ impl Supervisor {
     /// # Errors
     ///
     /// [`SupervisorError::AlreadyRunning`], [`SupervisorError::AlreadyPresent`],
-    /// [`SupervisorError::MaxChildren`], [`SupervisorError::Stopped`].
+    /// [`SupervisorError::MaxChildren`], [`SupervisorError::Stopped`];
+    /// [`SupervisorError::InvalidConfig`] for a nested supervisor that
+    /// [`Builder::spawn`] would refuse (zero period, duplicate child names, too many
+    /// children), checked the same way.
     ///
     /// # Cancel safety
     ///
