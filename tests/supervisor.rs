@@ -816,3 +816,43 @@ async fn start_child_validates_a_nested_supervisor_like_spawn() {
     assert_eq!(lab.starts("x"), 0, "no child of a refused tree ran");
     sup.stop().await.unwrap();
 }
+
+/// Defect 5: a panicking event hook is user code: its panic is caught, surfaced with its
+/// message and counted, and the tree keeps supervising (before the fix the panic ended
+/// the supervisor's task and `wait()` said only `Stopped`).
+#[tokio::test(start_paused = true)]
+async fn a_panicking_event_hook_is_reported_and_supervision_goes_on() {
+    let lab = Lab::default();
+    lab.script("a", &[Act::Crash(MS)]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let hook_seen = Arc::clone(&seen);
+    let sub = Supervisor::builder().name("sub").child(lab.child("n")); // inherits the hook
+    let sup = Supervisor::builder()
+        .name("root")
+        .on_event(move |event| {
+            let text = format!("{event:?}");
+            hook_seen.lock().unwrap().push(text.clone());
+            if text.contains("child: \"a\"") || text.contains("child: \"n\"") {
+                panic!("hook bug");
+            }
+        })
+        .child(lab.child("a"))
+        .child(ChildSpec::supervisor("sub", sub))
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(10 * MS).await;
+    assert!(!sup.is_stopped(), "the tree survived its hook");
+    // a: Started, Crashed, Restarting, Started; n: Started.
+    let snapshot = sup.snapshot();
+    assert_eq!(snapshot.hook_panics, 4);
+    assert_eq!(snapshot.last_hook_panic.as_deref(), Some("hook bug"));
+    assert_eq!(snapshot.children[0].restarts, 1, "the crash was still handled");
+    let nested = snapshot.children[1].supervisor.as_ref().unwrap();
+    assert_eq!((nested.hook_panics, nested.children[0].state), (1, ChildState::Running));
+    assert!(snapshot.to_string().contains("hook_panics=4"), "{snapshot}");
+    // Supervision goes on: a terminate is served, and the hook still runs afterwards.
+    sup.terminate_child("a").await.unwrap();
+    assert_eq!(sup.snapshot().hook_panics, 5, "Stopped a");
+    assert!(seen.lock().unwrap().len() >= 7);
+    sup.stop().await.unwrap();
+}

@@ -162,9 +162,21 @@ impl Core {
     }
 
     /// Reports an event to the hook, if there is one (the event is only built then).
+    ///
+    /// The hook is user code: a panic in it is caught, logged with its message and
+    /// counted in the snapshot, and the supervisor carries on. Unwinding out of here
+    /// would end the supervisor's task, and with it the whole tree, for a bug in a
+    /// logging callback.
     fn emit(&self, event: impl FnOnce(String) -> Event) {
         if let Some(hook) = &self.settings.hook {
-            hook(&event(self.path.clone()));
+            let event = event(self.path.clone());
+            if let Err(panic) = Panic::catch(|| hook(&event)) {
+                tracing::error!(supervisor = %self.path, message = panic.message(), event = ?event,
+                    "supervisor event hook panicked; the supervisor carries on");
+                let mut node = self.node.lock();
+                node.hook_panics += 1;
+                node.last_hook_panic = Some(panic.message().to_owned());
+            }
         }
     }
 

@@ -203,6 +203,12 @@ impl Builder {
 
     /// Calls `hook` with every [`Event`] of this supervisor, and of nested supervisors
     /// that have no hook of their own. It runs on the supervisor's task: keep it quick.
+    ///
+    /// # Panics
+    ///
+    /// Never because of the hook: a panic in it is caught, logged (`error`, with its
+    /// message) and counted in [`Snapshot::hook_panics`] /
+    /// [`Snapshot::last_hook_panic`], and the supervisor keeps supervising.
     pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.hook = Some(std::sync::Arc::new(hook));
         self
@@ -249,6 +255,8 @@ impl Builder {
             strategy: self.strategy,
             running: true,
             children: Vec::new(),
+            hook_panics: 0,
+            last_hook_panic: None,
         });
         let settings = Settings {
             strategy: self.strategy,
