@@ -42,6 +42,10 @@ pub enum Event {
         supervisor: String,
         /// The child whose exit caused it.
         child: String,
+        /// That child's restart count with this restart (1 for its first).
+        restarts: u64,
+        /// The backoff delay before it starts again (zero: at once).
+        delay: Duration,
     },
     /// The restart waits out a backoff delay first.
     BackingOff {
@@ -74,6 +78,8 @@ pub enum Event {
         supervisor: String,
         /// The child whose exit tipped it over.
         child: String,
+        /// That child's last error or panic message (the error that caused this).
+        error: String,
     },
 }
 

@@ -54,6 +54,7 @@
 mod core;
 mod error;
 mod event;
+mod halt;
 mod policy;
 mod snapshot;
 mod spec;
@@ -254,7 +255,7 @@ impl Builder {
             path: path.clone(),
             strategy: self.strategy,
             running: true,
-            children: Vec::new(),
+            children: std::collections::BTreeMap::new(),
             hook_panics: 0,
             last_hook_panic: None,
         });

@@ -1,5 +1,6 @@
 //! A live, serialisable picture of a supervision tree.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -121,7 +122,8 @@ pub(crate) struct Node {
     pub(crate) path: String,
     pub(crate) strategy: Strategy,
     pub(crate) running: bool,
-    pub(crate) children: Vec<NodeChild>,
+    /// By child id: id order is start order.
+    pub(crate) children: BTreeMap<u64, NodeChild>,
     pub(crate) hook_panics: u64,
     pub(crate) last_hook_panic: Option<String>,
 }
@@ -161,7 +163,7 @@ impl SharedNode {
             last_hook_panic: node.last_hook_panic.clone(),
             children: node
                 .children
-                .iter()
+                .values()
                 .map(|c| ChildSnapshot {
                     name: c.name.clone(),
                     is_supervisor: c.is_supervisor,
