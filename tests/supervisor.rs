@@ -730,7 +730,9 @@ async fn nested_trees_start_depth_first_and_stop_in_exact_reverse() {
         .spawn()
         .unwrap();
     settle().await;
-    let depth_first = ["start c1", "start c2", "start n1", "start n2", "start c3", "start c4"];
+    let depth_first = [
+        "start c1", "start c2", "start n1", "start n2", "start c3", "start c4",
+    ];
     assert_eq!(lab.log(), depth_first);
 
     lab.clear();
@@ -765,13 +767,7 @@ async fn a_one_for_all_restart_of_a_tree_is_depth_first_too() {
         lab.log(),
         [
             "stop c1", // its crash
-            "stop c2",
-            "stop n2",
-            "stop n1",
-            "start c1",
-            "start n1",
-            "start n2",
-            "start c2"
+            "stop c2", "stop n2", "stop n1", "start c1", "start n1", "start n2", "start c2"
         ]
     );
     sup.stop().await.unwrap();
@@ -797,18 +793,22 @@ async fn start_child_validates_a_nested_supervisor_like_spawn() {
     assert_eq!(zero_period, spawned);
     assert!(zero_period.to_string().contains("period"), "{zero_period}");
 
-    let duplicates = Supervisor::builder()
-        .child(lab.child("x"))
-        .child(lab.child("x"));
+    let duplicates = Supervisor::builder().child(lab.child("x")).child(lab.child("x"));
     let dup = sup
         .start_child(ChildSpec::supervisor("n", duplicates.clone()))
         .await
         .unwrap_err();
-    assert!(matches!(dup, SupervisorError::InvalidConfig(ref m) if m.contains("`x`")), "{dup}");
+    assert!(
+        matches!(dup, SupervisorError::InvalidConfig(ref m) if m.contains("`x`")),
+        "{dup}"
+    );
 
     // Deeper down too.
     let deep = Supervisor::builder().child(ChildSpec::supervisor("inner", duplicates));
-    let deep = sup.start_child(ChildSpec::supervisor("n", deep)).await.unwrap_err();
+    let deep = sup
+        .start_child(ChildSpec::supervisor("n", deep))
+        .await
+        .unwrap_err();
     assert!(matches!(deep, SupervisorError::InvalidConfig(_)), "{deep}");
 
     let counts = sup.count_children().await.unwrap();
@@ -848,7 +848,10 @@ async fn a_panicking_event_hook_is_reported_and_supervision_goes_on() {
     assert_eq!(snapshot.last_hook_panic.as_deref(), Some("hook bug"));
     assert_eq!(snapshot.children[0].restarts, 1, "the crash was still handled");
     let nested = snapshot.children[1].supervisor.as_ref().unwrap();
-    assert_eq!((nested.hook_panics, nested.children[0].state), (1, ChildState::Running));
+    assert_eq!(
+        (nested.hook_panics, nested.children[0].state),
+        (1, ChildState::Running)
+    );
     assert!(snapshot.to_string().contains("hook_panics=4"), "{snapshot}");
     // Supervision goes on: a terminate is served, and the hook still runs afterwards.
     sup.terminate_child("a").await.unwrap();

@@ -49,7 +49,10 @@ async fn ten_thousand_dynamic_children_start_count_list_terminate_and_delete() {
             .unwrap();
     }
     let counts = sup.count_children().await.unwrap();
-    assert_eq!((counts.specs, counts.active, counts.workers, counts.supervisors), (N, N, N, 0));
+    assert_eq!(
+        (counts.specs, counts.active, counts.workers, counts.supervisors),
+        (N, N, N, 0)
+    );
     let listed = sup.which_children().await.unwrap();
     assert_eq!(listed.len(), N);
     assert!(
@@ -116,14 +119,22 @@ async fn dynamic_children_stop_concurrently_static_ones_in_order() {
         .spawn()
         .unwrap();
     for i in 0..1_000 {
-        sup.start_child(slow_stopper(format!("d{i}"), Duration::from_secs(1), Arc::clone(&stopped)))
-            .await
-            .unwrap();
+        sup.start_child(slow_stopper(
+            format!("d{i}"),
+            Duration::from_secs(1),
+            Arc::clone(&stopped),
+        ))
+        .await
+        .unwrap();
     }
     let start = Instant::now();
     sup.stop().await.unwrap();
     let took = start.elapsed();
-    assert_eq!(stopped.load(Ordering::SeqCst), 1_000, "every dynamic child stopped cleanly");
+    assert_eq!(
+        stopped.load(Ordering::SeqCst),
+        1_000,
+        "every dynamic child stopped cleanly"
+    );
     // 1 s for all the dynamic children together, then 1 s for each static child.
     assert!(
         took >= Duration::from_secs(3) && took < Duration::from_millis(3_100),
@@ -220,7 +231,11 @@ fn brutal_shutdown_runs_no_clean_up_on_a_multi_thread_runtime() {
         }
     });
     assert_eq!(started.load(Ordering::SeqCst), ROUNDS);
-    assert_eq!(cleaned.load(Ordering::SeqCst), 0, "brutal kills ran clean-up code");
+    assert_eq!(
+        cleaned.load(Ordering::SeqCst),
+        0,
+        "brutal kills ran clean-up code"
+    );
 }
 
 /// Duration::MAX anywhere a duration is taken: a shutdown timeout and abort grace of
