@@ -323,3 +323,32 @@ fn supervised_agent_calls_never_see_stopped_during_restarts() {
     assert!(panicked > 0, "incarnations crashed");
     eprintln!("agent calls: {ok} ok, {panicked} panicked, {restarting} restarting");
 }
+
+/// An incarnation aborted without a chance to clean up (a brutal kill) unpublishes
+/// itself: its agent is not reachable any more and ends with it, no task left behind.
+#[tokio::test(start_paused = true)]
+async fn a_brutally_killed_incarnation_is_unpublished_and_its_agent_ends() {
+    let before = common::alive_tasks();
+    let (spec, agent) = ChildSpec::agent("a", || 0_u32);
+    let sup = Supervisor::builder()
+        .child(spec.shutdown(steadfast::supervisor::Shutdown::Brutal))
+        .spawn()
+        .unwrap();
+    agent.update(|n| *n = 7).await.unwrap();
+    sup.terminate_child("a").await.unwrap();
+    let impatient = agent.with_timeout(Duration::from_millis(100));
+    assert!(matches!(
+        impatient.get_with(|n| *n).await,
+        Err(AgentError::Timeout(_))
+    ));
+    assert!(matches!(agent.cast(|n| *n += 1), Err(AgentError::Stopped)));
+    assert_eq!(
+        common::settle_alive_tasks(before + 1).await,
+        before + 1,
+        "only the supervisor"
+    );
+    sup.restart_child("a").await.unwrap();
+    assert_eq!(agent.get_with(|n| *n).await.unwrap(), 0, "a fresh incarnation");
+    sup.stop().await.unwrap();
+    assert_eq!(common::settle_alive_tasks(before).await, before);
+}
