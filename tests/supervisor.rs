@@ -859,3 +859,66 @@ async fn a_panicking_event_hook_is_reported_and_supervision_goes_on() {
     assert!(seen.lock().unwrap().len() >= 7);
     sup.stop().await.unwrap();
 }
+
+/// Events an operator can act on alone: `Restarting` carries the restart count and the
+/// backoff delay, `GaveUp` the error that caused it, every event the supervisor path.
+#[tokio::test(start_paused = true)]
+async fn events_carry_restart_counts_delays_errors_and_paths() {
+    use steadfast::supervisor::Event;
+    let lab = Lab::default();
+    lab.script("x", &[Act::Crash(MS), Act::Crash(MS), Act::Crash(MS)]);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    let inner = Supervisor::builder()
+        .name("inner")
+        .intensity(2, Duration::from_secs(60))
+        .backoff(Backoff::linear(Duration::from_secs(1), Duration::from_secs(10)))
+        .child(lab.child("x"));
+    let sup = Supervisor::builder()
+        .name("root")
+        .intensity(0, Duration::from_secs(60))
+        .on_event(move |event| seen.lock().unwrap().push(event.clone()))
+        .child(ChildSpec::supervisor("inner", inner))
+        .spawn()
+        .unwrap();
+    assert!(matches!(sup.wait().await, Err(SupervisorError::GaveUp { .. })));
+    let events = events.lock().unwrap();
+    let restarting: Vec<(String, u64, Duration)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Restarting {
+                supervisor,
+                restarts,
+                delay,
+                ..
+            } => Some((supervisor.clone(), *restarts, *delay)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        restarting,
+        [
+            ("root/inner".to_owned(), 1, Duration::from_secs(1)),
+            ("root/inner".to_owned(), 2, Duration::from_secs(2)),
+        ]
+    );
+    let gave_up: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::GaveUp {
+                supervisor,
+                child,
+                error,
+            } => Some((supervisor.as_str(), child.as_str(), error.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gave_up.len(), 2, "{gave_up:?}");
+    assert_eq!(gave_up[0], ("root/inner", "x", "x crashed"));
+    assert_eq!(gave_up[1].0, "root");
+    assert!(
+        gave_up[1].2.contains("supervisor `root/inner` gave up"),
+        "{}",
+        gave_up[1].2
+    );
+}
