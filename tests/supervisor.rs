@@ -6,8 +6,8 @@
 //! live tokio tasks.
 
 mod common;
+mod supervisor_lab;
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,106 +15,7 @@ use common::{alive_tasks, settle_alive_tasks};
 use steadfast::supervisor::{
     Backoff, ChildSpec, ChildState, Restart, Shutdown, Strategy, Supervisor, SupervisorError,
 };
-use steadfast::{BoxError, CancellationToken};
-
-/// What one incarnation of a probe child does.
-#[derive(Clone, Copy, Debug)]
-enum Act {
-    /// Runs until cancelled, then returns Ok.
-    Serve,
-    /// Returns Err after the delay.
-    Crash(Duration),
-    /// Panics after the delay.
-    Panic(Duration),
-    /// Returns Ok after the delay.
-    Exit(Duration),
-    /// Ignores cancellation forever (only an abort ends it).
-    Hang,
-}
-
-/// Scripts children and records what happened, in order.
-#[derive(Clone, Default)]
-struct Lab {
-    scripts: Arc<Mutex<HashMap<String, VecDeque<Act>>>>,
-    log: Arc<Mutex<Vec<String>>>,
-    started_at: Arc<Mutex<Vec<tokio::time::Instant>>>,
-}
-
-impl Lab {
-    fn script(&self, name: &str, acts: &[Act]) {
-        self.scripts
-            .lock()
-            .unwrap()
-            .insert(name.to_owned(), acts.iter().copied().collect());
-    }
-
-    fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn starts(&self, name: &str) -> usize {
-        self.log()
-            .iter()
-            .filter(|l| **l == format!("start {name}"))
-            .count()
-    }
-
-    fn clear(&self) {
-        self.log.lock().unwrap().clear();
-    }
-
-    /// A child that follows its script (then serves forever).
-    fn child(&self, name: &str) -> ChildSpec {
-        let lab = self.clone();
-        let name = name.to_owned();
-        ChildSpec::new(name.clone(), move |cancel: CancellationToken| {
-            let lab = lab.clone();
-            let name = name.clone();
-            async move {
-                lab.log.lock().unwrap().push(format!("start {name}"));
-                lab.started_at.lock().unwrap().push(tokio::time::Instant::now());
-                let act = lab
-                    .scripts
-                    .lock()
-                    .unwrap()
-                    .get_mut(&name)
-                    .and_then(VecDeque::pop_front)
-                    .unwrap_or(Act::Serve);
-                let outcome = match act {
-                    Act::Serve => {
-                        cancel.cancelled().await;
-                        Ok(())
-                    }
-                    Act::Crash(d) => {
-                        tokio::time::sleep(d).await;
-                        Err::<(), BoxError>(format!("{name} crashed").into())
-                    }
-                    Act::Panic(d) => {
-                        tokio::time::sleep(d).await;
-                        panic!("{name} panicked");
-                    }
-                    Act::Exit(d) => {
-                        tokio::time::sleep(d).await;
-                        Ok(())
-                    }
-                    Act::Hang => std::future::pending().await,
-                };
-                lab.log.lock().unwrap().push(format!("stop {name}"));
-                outcome
-            }
-        })
-    }
-}
-
-const NOW: Duration = Duration::ZERO;
-const MS: Duration = Duration::from_millis(1);
-
-/// Lets the supervisor and its children run until nothing more happens right now.
-async fn settle() {
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
-}
+use supervisor_lab::{Act, Lab, MS, NOW, settle};
 
 #[tokio::test(start_paused = true)]
 async fn children_start_in_order_and_stop_in_reverse() {

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use super::error::SupervisorError;
 use super::event::{Event, EventHook};
 use super::halt::{Halting, Running, halt};
-use super::policy::{Backoff, RestartWindow, Strategy};
+use super::policy::{AutoShutdown, Backoff, RestartWindow, Strategy};
 use super::snapshot::{ChildState, NodeChild, SharedNode};
 use super::spec::{ChildFuture, ChildKind, ChildSpec, Restart};
 use super::{ChildCounts, ChildInfo};
@@ -81,7 +81,15 @@ pub(crate) struct Settings {
     pub(crate) reset_backoff_after: Duration,
     pub(crate) max_children: Option<usize>,
     pub(crate) abort_grace: Duration,
+    pub(crate) auto_shutdown: AutoShutdown,
     pub(crate) hook: Option<EventHook>,
+}
+
+/// What the loop does after a child's exit.
+pub(crate) enum AfterExit {
+    Continue,
+    /// A significant child ended: stop everything and end cleanly.
+    AutoShutdown,
 }
 
 pub(crate) struct Core {
@@ -431,14 +439,15 @@ impl Core {
         self.exits.recv().await.expect("the supervisor holds a sender")
     }
 
-    /// Reacts to a child's own exit: restart per policy, or give up.
-    pub(crate) async fn on_exit(&mut self, exit: ExitMsg) -> Result<(), SupervisorError> {
+    /// Reacts to a child's own exit: restart per policy, give up, or shut down
+    /// automatically.
+    pub(crate) async fn on_exit(&mut self, exit: ExitMsg) -> Result<AfterExit, SupervisorError> {
         let id = exit.id;
         let Some(child) = self.children.get(&id) else {
-            return Ok(());
+            return Ok(AfterExit::Continue);
         };
         if child.running.as_ref().map(|r| r.incarnation) != Some(exit.incarnation) {
-            return Ok(()); // an incarnation the supervisor stopped itself
+            return Ok(AfterExit::Continue); // an incarnation the supervisor stopped itself
         }
         let running = self.take_running(id).expect("checked above");
         let now = Instant::now();
@@ -477,18 +486,28 @@ impl Core {
                 child: child.spec.name.clone(),
             });
         }
+        let exit_name = child.spec.name.clone();
         let restart = match child.spec.restart {
             Restart::Permanent => true,
             Restart::Transient => crashed,
             Restart::Temporary => false,
         };
         if !restart {
+            let significant = child.spec.significant;
             if child.spec.restart == Restart::Temporary {
                 self.remove(id);
             } else {
                 self.publish(id);
             }
-            return Ok(());
+            return Ok(if significant && self.auto_shutdown_due() {
+                let child = exit_name;
+                tracing::info!(supervisor = %self.path, child = %child,
+                    "significant child ended; supervisor shuts down (auto_shutdown)");
+                self.emit(|supervisor| Event::AutoShutdown { supervisor, child });
+                AfterExit::AutoShutdown
+            } else {
+                AfterExit::Continue
+            });
         }
         if !self.window.admit(now) {
             let child = self.child(id);
@@ -516,7 +535,21 @@ impl Core {
             });
         }
         self.restart_group(id, uptime, now).await;
-        Ok(())
+        Ok(AfterExit::Continue)
+    }
+
+    /// After a significant child ended on its own (and was removed or marked stopped):
+    /// whether the auto-shutdown rule says the supervisor ends now.
+    fn auto_shutdown_due(&self) -> bool {
+        match self.settings.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            // OTP counts a child waiting to restart as still there.
+            AutoShutdown::AllSignificant => !self
+                .children
+                .values()
+                .any(|c| c.spec.significant && c.state() != ChildState::Stopped),
+        }
     }
 
     /// The children a restart of `id` involves, in start order.
@@ -657,6 +690,7 @@ impl Core {
     fn start_child(&mut self, spec: ChildSpec) -> Result<(), SupervisorError> {
         // The same checks `spawn` makes, with the same typed error: a nested supervisor
         // that could not be spawned on its own is refused here too.
+        spec.check_significant(self.settings.auto_shutdown)?;
         if let ChildKind::Supervisor(builder) = &spec.kind {
             builder.validate()?;
         }
@@ -692,11 +726,11 @@ pub(crate) async fn run(
         tokio::select! {
             biased;
             () = &mut cancelled => break Ok(()),
-            exit = core.recv_exit() => {
-                if let Err(error) = core.on_exit(exit).await {
-                    break Err(error);
-                }
-            }
+            exit = core.recv_exit() => match core.on_exit(exit).await {
+                Ok(AfterExit::Continue) => {}
+                Ok(AfterExit::AutoShutdown) => break Ok(()),
+                Err(error) => break Err(error),
+            },
             command = commands.recv() => match command {
                 Some(command) => core.on_command(command).await,
                 None => break Ok(()),

@@ -72,6 +72,14 @@ pub enum Event {
         /// Child name.
         child: String,
     },
+    /// A significant child ended on its own: the supervisor stops everything and ends
+    /// cleanly ([`AutoShutdown`](super::AutoShutdown)).
+    AutoShutdown {
+        /// Supervisor path.
+        supervisor: String,
+        /// The significant child whose exit ended it.
+        child: String,
+    },
     /// Restart intensity was exceeded; the supervisor stops everything and fails.
     GaveUp {
         /// Supervisor path.

@@ -68,7 +68,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use error::SupervisorError;
 pub use event::Event;
-pub use policy::{Backoff, Strategy};
+pub use policy::{AutoShutdown, Backoff, Strategy};
 pub use snapshot::{ChildSnapshot, ChildState, Snapshot};
 pub use spec::{ChildSpec, Restart, Shutdown};
 pub use supervised::{SupervisedAgent, SupervisedServer};
@@ -120,6 +120,7 @@ pub struct Builder {
     reset_backoff_after: Duration,
     max_children: Option<usize>,
     abort_grace: Duration,
+    auto_shutdown: AutoShutdown,
     children: Vec<ChildSpec>,
     hook: Option<EventHook>,
 }
@@ -149,6 +150,7 @@ impl Default for Builder {
             reset_backoff_after: Duration::from_secs(10),
             max_children: None,
             abort_grace: Duration::from_secs(1),
+            auto_shutdown: AutoShutdown::Never,
             children: Vec::new(),
             hook: None,
         }
@@ -202,6 +204,13 @@ impl Builder {
         self
     }
 
+    /// Ends the supervisor when significant children end (default
+    /// [`AutoShutdown::Never`]); see [`AutoShutdown`] and [`ChildSpec::significant`].
+    pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
+        self.auto_shutdown = auto_shutdown;
+        self
+    }
+
     /// Calls `hook` with every [`Event`] of this supervisor, and of nested supervisors
     /// that have no hook of their own. It runs on the supervisor's task: keep it quick.
     ///
@@ -234,6 +243,7 @@ impl Builder {
                     spec.name
                 )));
             }
+            spec.check_significant(self.auto_shutdown)?;
             if let spec::ChildKind::Supervisor(nested) = &spec.kind {
                 nested.validate()?;
             }
@@ -267,6 +277,7 @@ impl Builder {
             reset_backoff_after: self.reset_backoff_after,
             max_children: self.max_children,
             abort_grace: self.abort_grace,
+            auto_shutdown: self.auto_shutdown,
             hook: self.hook,
         };
         let core = Core::new(path, settings, token, self.children, node.clone());
@@ -301,8 +312,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`SupervisorError::InvalidConfig`] for a zero period, duplicate child names, or
-    /// more children than `max_children`.
+    /// [`SupervisorError::InvalidConfig`] for a zero period, duplicate child names,
+    /// more children than `max_children`, or a significant child that is permanent or
+    /// under [`AutoShutdown::Never`].
     ///
     /// # Panics
     ///

@@ -80,6 +80,7 @@ pub struct ChildSpec {
     pub(crate) kind: ChildKind,
     pub(crate) restart: Restart,
     pub(crate) shutdown: Shutdown,
+    pub(crate) significant: bool,
 }
 
 impl ChildSpec {
@@ -96,6 +97,7 @@ impl ChildSpec {
             kind: ChildKind::Worker(start),
             restart: Restart::default(),
             shutdown: Shutdown::default(),
+            significant: false,
         }
     }
 
@@ -113,6 +115,7 @@ impl ChildSpec {
             kind: ChildKind::Supervisor(Box::new(builder)),
             restart: Restart::default(),
             shutdown: Shutdown::Infinity,
+            significant: false,
         }
     }
 
@@ -128,6 +131,62 @@ impl ChildSpec {
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = shutdown;
         self
+    }
+
+    /// Marks the child *significant* (OTP 24): its own exit without a restart ends its
+    /// supervisor, per the supervisor's [`AutoShutdown`](super::AutoShutdown). Only for
+    /// transient and temporary children, under a supervisor whose auto-shutdown is not
+    /// `Never`; anything else is refused by `spawn` / `start_child` with
+    /// [`SupervisorError::InvalidConfig`](super::SupervisorError::InvalidConfig) (OTP's
+    /// `bad_combination`).
+    ///
+    /// ```
+    /// use steadfast::supervisor::{ChildSpec, Restart, Supervisor};
+    /// use steadfast::{BoxError, CancellationToken};
+    /// async fn job(_cancel: CancellationToken) -> Result<(), BoxError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// // Refused: a permanent child is always restarted, so it could never end the tree.
+    /// let refused = Supervisor::builder()
+    ///     .auto_shutdown(steadfast::supervisor::AutoShutdown::AnySignificant)
+    ///     .child(ChildSpec::new("job", job).restart(Restart::Permanent).significant(true))
+    ///     .spawn();
+    /// assert!(refused.is_err());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
+    }
+
+    /// Whether the child is significant.
+    pub fn is_significant(&self) -> bool {
+        self.significant
+    }
+
+    /// OTP's `bad_combination` checks for a significant child under `auto_shutdown`.
+    pub(crate) fn check_significant(
+        &self,
+        auto_shutdown: super::AutoShutdown,
+    ) -> Result<(), super::SupervisorError> {
+        if !self.significant {
+            return Ok(());
+        }
+        if self.restart == Restart::Permanent {
+            return Err(super::SupervisorError::InvalidConfig(format!(
+                "child `{}` is significant and permanent: a permanent child is always restarted, \
+                 so it can never end its supervisor; make it transient or temporary",
+                self.name
+            )));
+        }
+        if auto_shutdown == super::AutoShutdown::Never {
+            return Err(super::SupervisorError::InvalidConfig(format!(
+                "child `{}` is significant but the supervisor's auto_shutdown is Never; \
+                 set AutoShutdown::AnySignificant or AllSignificant",
+                self.name
+            )));
+        }
+        Ok(())
     }
 
     /// The child's name.
@@ -148,6 +207,7 @@ impl fmt::Debug for ChildSpec {
             .field("supervisor", &self.is_supervisor())
             .field("restart", &self.restart)
             .field("shutdown", &self.shutdown)
+            .field("significant", &self.significant)
             .finish()
     }
 }
