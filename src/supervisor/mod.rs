@@ -55,6 +55,7 @@ mod core;
 mod error;
 mod event;
 mod halt;
+mod nested;
 mod policy;
 mod snapshot;
 mod spec;
@@ -68,6 +69,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use error::SupervisorError;
 pub use event::Event;
+pub use nested::NestedSupervisor;
 pub use policy::{AutoShutdown, Backoff, Strategy};
 pub use snapshot::{ChildSnapshot, ChildState, Snapshot};
 pub use spec::{ChildSpec, Restart, Shutdown};
@@ -123,6 +125,9 @@ pub struct Builder {
     auto_shutdown: AutoShutdown,
     children: Vec<ChildSpec>,
     hook: Option<EventHook>,
+    /// Set by [`ChildSpec::supervisor_with_handle`]: each incarnation publishes itself
+    /// here for its [`NestedSupervisor`] handle.
+    link: Option<Arc<nested::Link>>,
 }
 
 impl fmt::Debug for Builder {
@@ -153,6 +158,7 @@ impl Default for Builder {
             auto_shutdown: AutoShutdown::Never,
             children: Vec::new(),
             hook: None,
+            link: None,
         }
     }
 }
@@ -294,14 +300,18 @@ impl Builder {
         if self.hook.is_none() {
             self.hook = parent_hook;
         }
+        let link = self.link.clone();
         let (mut core, node) = self.into_core(path, token);
         // Its children start now, before the parent starts the next sibling: OTP's
         // `start_link` of a child supervisor returns only once its children started, so a
         // tree starts depth-first in spec order (and stops in the exact reverse).
         core.start_all();
         let (keep_open, commands) = mpsc::unbounded_channel();
+        // Published for a `NestedSupervisor` handle until this incarnation's task ends.
+        let published = link.map(|link| link.publish(keep_open.clone(), node.clone()));
         let future = Box::pin(async move {
-            let _keep_open = keep_open; // a nested supervisor takes no outside commands
+            let _published = published;
+            let _keep_open = keep_open; // the channel stays open while the loop runs
             core::run(core, commands).await.map_err(Into::into)
         });
         (future, node)
