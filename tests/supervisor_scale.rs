@@ -206,8 +206,7 @@ fn brutal_shutdown_runs_no_clean_up_on_a_multi_thread_runtime() {
         for round in 0..ROUNDS {
             let (cleaned, child_started) = (Arc::clone(&cleaned), Arc::clone(&started));
             let spec = ChildSpec::new("brute", move |cancel: CancellationToken| {
-                let started = &child_started;
-                let (cleaned, started) = (Arc::clone(&cleaned), Arc::clone(&started));
+                let (cleaned, started) = (Arc::clone(&cleaned), Arc::clone(&child_started));
                 async move {
                     started.fetch_add(1, Ordering::SeqCst);
                     cancel.cancelled().await;

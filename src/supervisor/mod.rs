@@ -45,11 +45,44 @@
 //!   supervisors (they bound their own children's shutdowns).
 //! * Backoff **none**, reset after the child stayed up **10 s**; abort grace **1 s**.
 //!
+//! ## Start and stop order
+//!
+//! Children start in spec order; a nested supervisor starts its own children before its
+//! parent starts the next sibling (OTP's synchronous `start_link`), so a tree starts
+//! depth-first. Static children stop in the exact reverse, one at a time, each with its
+//! [`Shutdown`]. Dynamic children ([`Supervisor::start_child`]) have no order among
+//! themselves: at shutdown they are all asked at once and each is awaited up to its own
+//! deadline, so 1,000 of them that take 1 s each stop in about 1 s (OTP's
+//! `simple_one_for_one`, Elixir's `DynamicSupervisor`); then the static ones stop.
+//! [`Shutdown::Brutal`] aborts without cancelling the child's token first: no chance to
+//! clean up (OTP's `brutal_kill`).
+//!
+//! ## Scale
+//!
+//! Starting, terminating and deleting a child cost O(log n) in the number of children,
+//! and [`Supervisor::count_children`] O(1): 10,000 dynamic children are fine (the
+//! comparisons crate's `w9` measures it).
+//!
+//! ## Jobs: significant children
+//!
+//! A tree that exists to run one job ends when the job does: mark the job
+//! [`ChildSpec::significant`] and set [`Builder::auto_shutdown`] ([`AutoShutdown`], OTP
+//! 24's `auto_shutdown`, suture's `ErrTerminateSupervisorTree`).
+//!
+//! ## Handles into the tree
+//!
+//! [`ChildSpec::agent`], [`ChildSpec::gen_server`] and
+//! [`ChildSpec::supervisor_with_handle`] return, with the spec, a handle that follows the
+//! child's restarts ([`SupervisedAgent`], [`SupervisedServer`], [`NestedSupervisor`]).
+//!
 //! ## Events
 //!
 //! Crashes (`warn`), restarts and backoffs (`info`), give-ups and children that cannot
 //! be stopped (`error`) are `tracing` events with the fields `supervisor` (the path),
-//! `child`, `restarts`, and `error` (the error or panic message).
+//! `child`, `restarts`, and `error` (the error or panic message). An
+//! [`on_event`](Builder::on_event) hook gets each as an [`Event`] carrying the
+//! supervisor's path; a panic in the hook is caught, logged and counted
+//! ([`Snapshot::hook_panics`]), and supervision goes on.
 
 mod core;
 mod error;
