@@ -616,8 +616,10 @@ impl Supervisor {
         self.request(Command::CountChildren).await
     }
 
-    /// Stops every child (reverse start order, each with its shutdown) and waits until
-    /// the supervisor has ended; returns how it ended. Idempotent and safe to call
+    /// Stops every child and waits until the supervisor has ended; returns how it ended.
+    /// Dynamic children are stopped together first, then the static ones in reverse
+    /// start order, one at a time, each with its [`Shutdown`] (see the
+    /// [module docs](self#start-and-stop-order)). Idempotent and safe to call
     /// concurrently. When it returns, no child task is alive, except children reported
     /// (by an `error` event) as impossible to abort.
     ///

@@ -37,7 +37,9 @@ pub enum Restart {
 pub enum Shutdown {
     /// Cancel its token, wait up to this long, then abort it (the default: 5 s).
     Timeout(Duration),
-    /// Abort at once, without asking (OTP's `brutal_kill`).
+    /// Abort at once, without asking (OTP's `brutal_kill`): the child's token is not
+    /// cancelled first, so it gets no chance to run clean-up code (on a multi-thread
+    /// runtime it could, on another worker, before the abort lands).
     Brutal,
     /// Cancel its token and wait as long as it takes (the default for supervisors, as in
     /// OTP, since a supervisor stops its own children with their own timeouts).
