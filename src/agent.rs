@@ -47,6 +47,12 @@ pub enum AgentError {
     /// there, or change the state in the closure directly.
     #[error("an agent's closure called the same agent, which would deadlock; cast to it instead")]
     CallingSelf,
+    /// Only from a [`SupervisedAgent`](crate::supervisor::SupervisedAgent): the
+    /// incarnation this call reached went down before applying it, and its supervisor
+    /// still runs (it restarts the child, or stopped it on purpose). The closure was not
+    /// applied; calling again waits for the next incarnation.
+    #[error("the supervised agent went down before applying this call; it was not applied, call again")]
+    Restarting,
 }
 
 enum Control {
@@ -147,6 +153,12 @@ impl<S: Send + 'static> Agent<S> {
     /// Whether the agent has ended.
     pub fn is_stopped(&self) -> bool {
         self.life.is_ended()
+    }
+
+    /// Whether the agent takes no more operations: it is ending or has ended. For
+    /// supervised handles.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.ops.is_closed()
     }
 
     /// Waits until the agent has ended: `Ok` after a stop (or every handle dropped).

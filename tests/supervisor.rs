@@ -6,8 +6,8 @@
 //! live tokio tasks.
 
 mod common;
+mod supervisor_lab;
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,106 +15,7 @@ use common::{alive_tasks, settle_alive_tasks};
 use steadfast::supervisor::{
     Backoff, ChildSpec, ChildState, Restart, Shutdown, Strategy, Supervisor, SupervisorError,
 };
-use steadfast::{BoxError, CancellationToken};
-
-/// What one incarnation of a probe child does.
-#[derive(Clone, Copy, Debug)]
-enum Act {
-    /// Runs until cancelled, then returns Ok.
-    Serve,
-    /// Returns Err after the delay.
-    Crash(Duration),
-    /// Panics after the delay.
-    Panic(Duration),
-    /// Returns Ok after the delay.
-    Exit(Duration),
-    /// Ignores cancellation forever (only an abort ends it).
-    Hang,
-}
-
-/// Scripts children and records what happened, in order.
-#[derive(Clone, Default)]
-struct Lab {
-    scripts: Arc<Mutex<HashMap<String, VecDeque<Act>>>>,
-    log: Arc<Mutex<Vec<String>>>,
-    started_at: Arc<Mutex<Vec<tokio::time::Instant>>>,
-}
-
-impl Lab {
-    fn script(&self, name: &str, acts: &[Act]) {
-        self.scripts
-            .lock()
-            .unwrap()
-            .insert(name.to_owned(), acts.iter().copied().collect());
-    }
-
-    fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn starts(&self, name: &str) -> usize {
-        self.log()
-            .iter()
-            .filter(|l| **l == format!("start {name}"))
-            .count()
-    }
-
-    fn clear(&self) {
-        self.log.lock().unwrap().clear();
-    }
-
-    /// A child that follows its script (then serves forever).
-    fn child(&self, name: &str) -> ChildSpec {
-        let lab = self.clone();
-        let name = name.to_owned();
-        ChildSpec::new(name.clone(), move |cancel: CancellationToken| {
-            let lab = lab.clone();
-            let name = name.clone();
-            async move {
-                lab.log.lock().unwrap().push(format!("start {name}"));
-                lab.started_at.lock().unwrap().push(tokio::time::Instant::now());
-                let act = lab
-                    .scripts
-                    .lock()
-                    .unwrap()
-                    .get_mut(&name)
-                    .and_then(VecDeque::pop_front)
-                    .unwrap_or(Act::Serve);
-                let outcome = match act {
-                    Act::Serve => {
-                        cancel.cancelled().await;
-                        Ok(())
-                    }
-                    Act::Crash(d) => {
-                        tokio::time::sleep(d).await;
-                        Err::<(), BoxError>(format!("{name} crashed").into())
-                    }
-                    Act::Panic(d) => {
-                        tokio::time::sleep(d).await;
-                        panic!("{name} panicked");
-                    }
-                    Act::Exit(d) => {
-                        tokio::time::sleep(d).await;
-                        Ok(())
-                    }
-                    Act::Hang => std::future::pending().await,
-                };
-                lab.log.lock().unwrap().push(format!("stop {name}"));
-                outcome
-            }
-        })
-    }
-}
-
-const NOW: Duration = Duration::ZERO;
-const MS: Duration = Duration::from_millis(1);
-
-/// Lets the supervisor and its children run until nothing more happens right now.
-async fn settle() {
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
-}
+use supervisor_lab::{Act, Lab, MS, NOW, settle};
 
 #[tokio::test(start_paused = true)]
 async fn children_start_in_order_and_stop_in_reverse() {
@@ -707,4 +608,218 @@ fn supervisor_types_are_send_and_sync() {
     send_sync::<SupervisorError>();
     send_sync::<ChildSpec>();
     send_sync::<steadfast::supervisor::Snapshot>();
+}
+
+/// Defect 1: OTP's `start_link` of a child supervisor returns once its children
+/// started, so a tree starts depth-first in spec order and stops in the exact reverse
+/// (before the fix: `c1 c2 c3 c4 n1 n2`). A one-for-all restart starts it the same way.
+#[tokio::test(start_paused = true)]
+async fn nested_trees_start_depth_first_and_stop_in_exact_reverse() {
+    let before = alive_tasks();
+    let lab = Lab::default();
+    let sub = Supervisor::builder()
+        .name("sub")
+        .child(lab.child("n1"))
+        .child(lab.child("n2"));
+    let sup = Supervisor::builder()
+        .strategy(Strategy::OneForAll)
+        .child(lab.child("c1"))
+        .child(lab.child("c2"))
+        .child(ChildSpec::supervisor("sub", sub))
+        .child(lab.child("c3"))
+        .child(lab.child("c4"))
+        .spawn()
+        .unwrap();
+    settle().await;
+    let depth_first = [
+        "start c1", "start c2", "start n1", "start n2", "start c3", "start c4",
+    ];
+    assert_eq!(lab.log(), depth_first);
+
+    lab.clear();
+
+    sup.stop().await.unwrap();
+    let reverse = ["stop c4", "stop c3", "stop n2", "stop n1", "stop c2", "stop c1"];
+    assert_eq!(lab.log(), reverse);
+    assert_eq!(settle_alive_tasks(before).await, before);
+}
+
+/// Defect 1, under a restart: a one-for-all restart stops everyone in the exact reverse
+/// and starts them again depth-first.
+#[tokio::test(start_paused = true)]
+async fn a_one_for_all_restart_of_a_tree_is_depth_first_too() {
+    let lab = Lab::default();
+    lab.script("c1", &[Act::Crash(10 * MS)]);
+    let sub = Supervisor::builder()
+        .name("sub")
+        .child(lab.child("n1"))
+        .child(lab.child("n2"));
+    let sup = Supervisor::builder()
+        .strategy(Strategy::OneForAll)
+        .child(lab.child("c1"))
+        .child(ChildSpec::supervisor("sub", sub))
+        .child(lab.child("c2"))
+        .spawn()
+        .unwrap();
+    settle().await;
+    lab.clear();
+    tokio::time::sleep(20 * MS).await;
+    assert_eq!(
+        lab.log(),
+        [
+            "stop c1", // its crash
+            "stop c2", "stop n2", "stop n1", "start c1", "start n1", "start n2", "start c2"
+        ]
+    );
+    sup.stop().await.unwrap();
+}
+
+/// Defect 3: `start_child` refuses a nested supervisor that `spawn` would refuse, with
+/// the same typed error, and the supervisor carries on unchanged.
+#[tokio::test(start_paused = true)]
+async fn start_child_validates_a_nested_supervisor_like_spawn() {
+    let lab = Lab::default();
+    let sup = Supervisor::builder().child(lab.child("a")).spawn().unwrap();
+    let zero_period = sup
+        .start_child(ChildSpec::supervisor(
+            "n",
+            Supervisor::builder().intensity(1, Duration::ZERO),
+        ))
+        .await
+        .unwrap_err();
+    let spawned = Supervisor::builder()
+        .intensity(1, Duration::ZERO)
+        .spawn()
+        .unwrap_err();
+    assert_eq!(zero_period, spawned);
+    assert!(zero_period.to_string().contains("period"), "{zero_period}");
+
+    let duplicates = Supervisor::builder().child(lab.child("x")).child(lab.child("x"));
+    let dup = sup
+        .start_child(ChildSpec::supervisor("n", duplicates.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(dup, SupervisorError::InvalidConfig(ref m) if m.contains("`x`")),
+        "{dup}"
+    );
+
+    // Deeper down too.
+    let deep = Supervisor::builder().child(ChildSpec::supervisor("inner", duplicates));
+    let deep = sup
+        .start_child(ChildSpec::supervisor("n", deep))
+        .await
+        .unwrap_err();
+    assert!(matches!(deep, SupervisorError::InvalidConfig(_)), "{deep}");
+
+    let counts = sup.count_children().await.unwrap();
+    assert_eq!((counts.specs, counts.active), (1, 1), "nothing was added");
+    assert_eq!(lab.starts("x"), 0, "no child of a refused tree ran");
+    sup.stop().await.unwrap();
+}
+
+/// Defect 5: a panicking event hook is user code: its panic is caught, surfaced with its
+/// message and counted, and the tree keeps supervising (before the fix the panic ended
+/// the supervisor's task and `wait()` said only `Stopped`).
+#[tokio::test(start_paused = true)]
+async fn a_panicking_event_hook_is_reported_and_supervision_goes_on() {
+    let lab = Lab::default();
+    lab.script("a", &[Act::Crash(MS)]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let hook_seen = Arc::clone(&seen);
+    let sub = Supervisor::builder().name("sub").child(lab.child("n")); // inherits the hook
+    let sup = Supervisor::builder()
+        .name("root")
+        .on_event(move |event| {
+            let text = format!("{event:?}");
+            hook_seen.lock().unwrap().push(text.clone());
+            if text.contains("child: \"a\"") || text.contains("child: \"n\"") {
+                panic!("hook bug");
+            }
+        })
+        .child(lab.child("a"))
+        .child(ChildSpec::supervisor("sub", sub))
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(10 * MS).await;
+    assert!(!sup.is_stopped(), "the tree survived its hook");
+    // a: Started, Crashed, Restarting, Started; n: Started.
+    let snapshot = sup.snapshot();
+    assert_eq!(snapshot.hook_panics, 4);
+    assert_eq!(snapshot.last_hook_panic.as_deref(), Some("hook bug"));
+    assert_eq!(snapshot.children[0].restarts, 1, "the crash was still handled");
+    let nested = snapshot.children[1].supervisor.as_ref().unwrap();
+    assert_eq!(
+        (nested.hook_panics, nested.children[0].state),
+        (1, ChildState::Running)
+    );
+    assert!(snapshot.to_string().contains("hook_panics=4"), "{snapshot}");
+    // Supervision goes on: a terminate is served, and the hook still runs afterwards.
+    sup.terminate_child("a").await.unwrap();
+    assert_eq!(sup.snapshot().hook_panics, 5, "Stopped a");
+    assert!(seen.lock().unwrap().len() >= 7);
+    sup.stop().await.unwrap();
+}
+
+/// Events an operator can act on alone: `Restarting` carries the restart count and the
+/// backoff delay, `GaveUp` the error that caused it, every event the supervisor path.
+#[tokio::test(start_paused = true)]
+async fn events_carry_restart_counts_delays_errors_and_paths() {
+    use steadfast::supervisor::Event;
+    let lab = Lab::default();
+    lab.script("x", &[Act::Crash(MS), Act::Crash(MS), Act::Crash(MS)]);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    let inner = Supervisor::builder()
+        .name("inner")
+        .intensity(2, Duration::from_secs(60))
+        .backoff(Backoff::linear(Duration::from_secs(1), Duration::from_secs(10)))
+        .child(lab.child("x"));
+    let sup = Supervisor::builder()
+        .name("root")
+        .intensity(0, Duration::from_secs(60))
+        .on_event(move |event| seen.lock().unwrap().push(event.clone()))
+        .child(ChildSpec::supervisor("inner", inner))
+        .spawn()
+        .unwrap();
+    assert!(matches!(sup.wait().await, Err(SupervisorError::GaveUp { .. })));
+    let events = events.lock().unwrap();
+    let restarting: Vec<(String, u64, Duration)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Restarting {
+                supervisor,
+                restarts,
+                delay,
+                ..
+            } => Some((supervisor.clone(), *restarts, *delay)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        restarting,
+        [
+            ("root/inner".to_owned(), 1, Duration::from_secs(1)),
+            ("root/inner".to_owned(), 2, Duration::from_secs(2)),
+        ]
+    );
+    let gave_up: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::GaveUp {
+                supervisor,
+                child,
+                error,
+            } => Some((supervisor.as_str(), child.as_str(), error.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gave_up.len(), 2, "{gave_up:?}");
+    assert_eq!(gave_up[0], ("root/inner", "x", "x crashed"));
+    assert_eq!(gave_up[1].0, "root");
+    assert!(
+        gave_up[1].2.contains("supervisor `root/inner` gave up"),
+        "{}",
+        gave_up[1].2
+    );
 }

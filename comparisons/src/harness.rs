@@ -133,3 +133,74 @@ fn row(
         ops_per_sec: 1e9 / ns_per_op,
     }
 }
+
+type PhasedRun = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Vec<Duration>> + Send>> + Send + Sync>;
+
+/// One system's implementation of a workload timed in phases: each run returns the time
+/// of each phase, in order.
+pub struct PhasedSystem {
+    name: &'static str,
+    run: PhasedRun,
+}
+
+/// Wraps an async workload body that times its own phases, for [`compare_phases`].
+pub fn phased<F, Fut>(name: &'static str, run: F) -> PhasedSystem
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Vec<Duration>> + Send + 'static,
+{
+    PhasedSystem {
+        name,
+        run: Box::new(move || Box::pin(run())),
+    }
+}
+
+/// [`compare`] for workloads with several timed phases (set-up and tear-down between
+/// them untimed): the same warm-up, rounds and rotation, one row per system and phase,
+/// with `phase=<name>` appended to `param`.
+pub async fn compare_phases(
+    workload: &'static str,
+    param: String,
+    ops: u64,
+    phases: &'static [&'static str],
+    mut systems: Vec<PhasedSystem>,
+) -> Vec<Row> {
+    if let Ok(only) = std::env::var("STEADFAST_ONLY")
+        && !only.is_empty()
+    {
+        let keep: Vec<&str> = only.split(',').collect();
+        systems.retain(|s| keep.contains(&s.name));
+    }
+    let samples = tokio::spawn(async move {
+        for system in &systems {
+            (system.run)().await;
+        }
+        // samples[system][phase][round]
+        let mut samples = vec![vec![Vec::with_capacity(REPETITIONS); phases.len()]; systems.len()];
+        for round in 0..REPETITIONS {
+            for position in rotation(round, systems.len()) {
+                let times = (systems[position].run)().await;
+                assert_eq!(times.len(), phases.len(), "one time per phase");
+                for (phase, time) in times.into_iter().enumerate() {
+                    samples[position][phase].push(time);
+                }
+            }
+        }
+        systems.iter().map(|s| s.name).zip(samples).collect::<Vec<_>>()
+    })
+    .await
+    .expect("workload panicked");
+    let mut rows = Vec::new();
+    for (name, per_phase) in samples {
+        for (phase, samples) in phases.iter().zip(per_phase) {
+            rows.push(row(
+                name,
+                workload,
+                format!("{param};phase={phase}"),
+                ops,
+                samples,
+            ));
+        }
+    }
+    rows
+}

@@ -13,7 +13,7 @@ mod taskrunner_workloads;
 
 use harness::{HEADER, Row};
 
-const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"];
+const WORKLOADS: &[&str] = &["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "w9"];
 
 fn main() {
     let mut wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -53,6 +53,7 @@ fn main() {
                 "w4" => actor_workloads::w4().await,
                 "w5" => actor_workloads::w5().await,
                 "w6" => supervisor_workloads::w6().await,
+                "w9" => supervisor_workloads::w9().await,
                 _ => unreachable!("checked above"),
             }
         });

@@ -1,4 +1,6 @@
 //! w6: one child that fails at once, every time; the time per restart.
+//! w9: 1,000 / 10,000 dynamic children started, then terminated one by one; the time
+//! per child in each phase.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use steadfast::supervisor::{ChildSpec, Restart, Supervisor};
 use steadfast::{BoxError, CancellationToken};
 use tokio::sync::Notify;
 
-use crate::harness::{Row, compare, system};
+use crate::harness::{Row, compare, compare_phases, phased, system};
 
 /// Counts incarnations and wakes the benchmark when the target is reached.
 #[derive(Clone)]
@@ -169,6 +171,89 @@ pub async fn w6() -> Vec<Row> {
                     system("steadfast-supervisor", move || steadfast_restarts(restarts)),
                     system("rust-kameo-supervise", move || kameo_restarts(restarts)),
                     system("rust-ractor-manual-supervisor", move || ractor_restarts(restarts)),
+                ],
+            )
+            .await,
+        );
+    }
+    rows
+}
+
+// ---- w9: dynamic children at scale ----
+
+/// Names made before the clock starts, shared by every run.
+fn child_names(children: usize) -> Arc<Vec<String>> {
+    Arc::new((0..children).map(|i| format!("child-{i}")).collect())
+}
+
+async fn wait_for_cancel(cancel: CancellationToken) -> Result<(), BoxError> {
+    cancel.cancelled().await;
+    Ok(())
+}
+
+/// steadfast: `start_child` each, then `terminate_child` each (temporary children, so
+/// each terminate also removes the spec).
+async fn steadfast_dynamic(names: Arc<Vec<String>>) -> Vec<Duration> {
+    let sup = Supervisor::builder().spawn().unwrap();
+    let start = std::time::Instant::now();
+    for name in names.iter() {
+        sup.start_child(ChildSpec::new(name.as_str(), wait_for_cancel).restart(Restart::Temporary))
+            .await
+            .unwrap();
+    }
+    let started = start.elapsed();
+    let start = std::time::Instant::now();
+    for name in names.iter() {
+        sup.terminate_child(name).await.unwrap();
+    }
+    let terminated = start.elapsed();
+    assert_eq!(sup.count_children().await.unwrap().specs, 0);
+    sup.stop().await.unwrap();
+    vec![started, terminated]
+}
+
+/// The floor for this bookkeeping: a `JoinSet` plus a `HashMap` from name to
+/// `AbortHandle`; terminate aborts by name and reaps the task.
+async fn joinset_dynamic(names: Arc<Vec<String>>) -> Vec<Duration> {
+    let mut set = tokio::task::JoinSet::new();
+    let mut by_name = std::collections::HashMap::new();
+    let start = std::time::Instant::now();
+    for name in names.iter() {
+        let token = CancellationToken::new();
+        let abort = set.spawn(wait_for_cancel(token));
+        by_name.insert(name.clone(), abort);
+    }
+    let started = start.elapsed();
+    let start = std::time::Instant::now();
+    for name in names.iter() {
+        by_name.remove(name).expect("spawned").abort();
+        let _ = set.join_next().await;
+    }
+    let terminated = start.elapsed();
+    assert!(set.is_empty() && by_name.is_empty());
+    vec![started, terminated]
+}
+
+/// w9 at 1,000 and 10,000 dynamic children: per child, the start phase and the
+/// one-by-one terminate phase.
+pub async fn w9() -> Vec<Row> {
+    let mut rows = Vec::new();
+    for children in [1_000_usize, 10_000] {
+        let names = child_names(children);
+        let joinset_names = Arc::clone(&names);
+        rows.extend(
+            compare_phases(
+                "w9",
+                format!("children={children}"),
+                children as u64,
+                &["start", "terminate"],
+                vec![
+                    phased("steadfast-supervisor-dynamic", move || {
+                        steadfast_dynamic(Arc::clone(&names))
+                    }),
+                    phased("rust-tokio-joinset", move || {
+                        joinset_dynamic(Arc::clone(&joinset_names))
+                    }),
                 ],
             )
             .await,

@@ -20,6 +20,11 @@ pub enum CallError<E> {
     Failed(E),
     /// A handler of this very server called it: that would wait for itself forever.
     CallingSelf,
+    /// Only from a [`SupervisedServer`](crate::supervisor::SupervisedServer): the
+    /// incarnation this call reached went down before handling it, and its supervisor
+    /// still runs (it restarts the child, or stopped it on purpose). The request was not
+    /// handled; calling again waits for the next incarnation.
+    Restarting,
 }
 
 impl<E> CallError<E> {
@@ -40,6 +45,7 @@ impl<E: fmt::Debug> fmt::Debug for CallError<E> {
             CallError::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
             CallError::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
             CallError::CallingSelf => f.write_str("CallingSelf"),
+            CallError::Restarting => f.write_str("Restarting"),
         }
     }
 }
@@ -53,6 +59,9 @@ impl<E: fmt::Display> fmt::Display for CallError<E> {
             CallError::Failed(e) => write!(f, "the server failed while handling this call: {e}"),
             CallError::CallingSelf => f.write_str(
                 "a server called itself from one of its handlers, which would deadlock; cast to itself instead",
+            ),
+            CallError::Restarting => f.write_str(
+                "the supervised server went down before handling this call; it was not handled, call again",
             ),
         }
     }

@@ -81,6 +81,14 @@ impl<M> Tx<M> {
         }
     }
 
+    /// Whether the server no longer takes messages (crashing, stopping or ended).
+    pub(crate) fn is_closed(&self) -> bool {
+        match self {
+            Tx::Unbounded(tx) => tx.is_closed(),
+            Tx::Bounded(tx) => tx.is_closed(),
+        }
+    }
+
     pub(crate) fn downgrade(&self) -> WeakTx<M> {
         match self {
             Tx::Unbounded(tx) => WeakTx::Unbounded(tx.downgrade()),

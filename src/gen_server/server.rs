@@ -98,6 +98,12 @@ impl<G: GenServer> Server<G> {
         self.life.is_ended()
     }
 
+    /// Whether the server takes no more messages: it is ending (a crashed server runs
+    /// `terminate` with its mailbox already closed) or has ended. For supervised handles.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Waits until the server has ended: `Ok` after a clean stop (or every handle
     /// dropped).
     ///

@@ -46,6 +46,11 @@ pub enum SupervisorError {
     /// `start_child` beyond the configured `max_children`.
     #[error("the supervisor already has its maximum of {0} children")]
     MaxChildren(usize),
+    /// A [`NestedSupervisor`](super::NestedSupervisor) request found no running
+    /// incarnation within its timeout (its parent is restarting it, or stopped it), or
+    /// the incarnation it reached ended before answering.
+    #[error("nested supervisor `{0}` is not running (its parent is restarting or has stopped it)")]
+    NotRunning(String),
     /// The supervisor has ended; it takes no more requests.
     #[error("the supervisor has stopped")]
     Stopped,

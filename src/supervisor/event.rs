@@ -42,6 +42,10 @@ pub enum Event {
         supervisor: String,
         /// The child whose exit caused it.
         child: String,
+        /// That child's restart count with this restart (1 for its first).
+        restarts: u64,
+        /// The backoff delay before it starts again (zero: at once).
+        delay: Duration,
     },
     /// The restart waits out a backoff delay first.
     BackingOff {
@@ -68,12 +72,22 @@ pub enum Event {
         /// Child name.
         child: String,
     },
+    /// A significant child ended on its own: the supervisor stops everything and ends
+    /// cleanly ([`AutoShutdown`](super::AutoShutdown)).
+    AutoShutdown {
+        /// Supervisor path.
+        supervisor: String,
+        /// The significant child whose exit ended it.
+        child: String,
+    },
     /// Restart intensity was exceeded; the supervisor stops everything and fails.
     GaveUp {
         /// Supervisor path.
         supervisor: String,
         /// The child whose exit tipped it over.
         child: String,
+        /// That child's last error or panic message (the error that caused this).
+        error: String,
     },
 }
 

@@ -45,15 +45,50 @@
 //!   supervisors (they bound their own children's shutdowns).
 //! * Backoff **none**, reset after the child stayed up **10 s**; abort grace **1 s**.
 //!
+//! ## Start and stop order
+//!
+//! Children start in spec order; a nested supervisor starts its own children before its
+//! parent starts the next sibling (OTP's synchronous `start_link`), so a tree starts
+//! depth-first. Static children stop in the exact reverse, one at a time, each with its
+//! [`Shutdown`]. Dynamic children ([`Supervisor::start_child`]) have no order among
+//! themselves: at shutdown they are all asked at once and each is awaited up to its own
+//! deadline, so 1,000 of them that take 1 s each stop in about 1 s (OTP's
+//! `simple_one_for_one`, Elixir's `DynamicSupervisor`); then the static ones stop.
+//! [`Shutdown::Brutal`] aborts without cancelling the child's token first: no chance to
+//! clean up (OTP's `brutal_kill`).
+//!
+//! ## Scale
+//!
+//! Starting, terminating and deleting a child cost O(log n) in the number of children,
+//! and [`Supervisor::count_children`] O(1): 10,000 dynamic children are fine (the
+//! comparisons crate's `w9` measures it).
+//!
+//! ## Jobs: significant children
+//!
+//! A tree that exists to run one job ends when the job does: mark the job
+//! [`ChildSpec::significant`] and set [`Builder::auto_shutdown`] ([`AutoShutdown`], OTP
+//! 24's `auto_shutdown`, suture's `ErrTerminateSupervisorTree`).
+//!
+//! ## Handles into the tree
+//!
+//! [`ChildSpec::agent`], [`ChildSpec::gen_server`] and
+//! [`ChildSpec::supervisor_with_handle`] return, with the spec, a handle that follows the
+//! child's restarts ([`SupervisedAgent`], [`SupervisedServer`], [`NestedSupervisor`]).
+//!
 //! ## Events
 //!
 //! Crashes (`warn`), restarts and backoffs (`info`), give-ups and children that cannot
 //! be stopped (`error`) are `tracing` events with the fields `supervisor` (the path),
-//! `child`, `restarts`, and `error` (the error or panic message).
+//! `child`, `restarts`, and `error` (the error or panic message). An
+//! [`on_event`](Builder::on_event) hook gets each as an [`Event`] carrying the
+//! supervisor's path; a panic in the hook is caught, logged and counted
+//! ([`Snapshot::hook_panics`]), and supervision goes on.
 
 mod core;
 mod error;
 mod event;
+mod halt;
+mod nested;
 mod policy;
 mod snapshot;
 mod spec;
@@ -67,7 +102,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use error::SupervisorError;
 pub use event::Event;
-pub use policy::{Backoff, Strategy};
+pub use nested::NestedSupervisor;
+pub use policy::{AutoShutdown, Backoff, Strategy};
 pub use snapshot::{ChildSnapshot, ChildState, Snapshot};
 pub use spec::{ChildSpec, Restart, Shutdown};
 pub use supervised::{SupervisedAgent, SupervisedServer};
@@ -119,8 +155,12 @@ pub struct Builder {
     reset_backoff_after: Duration,
     max_children: Option<usize>,
     abort_grace: Duration,
+    auto_shutdown: AutoShutdown,
     children: Vec<ChildSpec>,
     hook: Option<EventHook>,
+    /// Set by [`ChildSpec::supervisor_with_handle`]: each incarnation publishes itself
+    /// here for its [`NestedSupervisor`] handle.
+    link: Option<Arc<nested::Link>>,
 }
 
 impl fmt::Debug for Builder {
@@ -148,8 +188,10 @@ impl Default for Builder {
             reset_backoff_after: Duration::from_secs(10),
             max_children: None,
             abort_grace: Duration::from_secs(1),
+            auto_shutdown: AutoShutdown::Never,
             children: Vec::new(),
             hook: None,
+            link: None,
         }
     }
 }
@@ -201,8 +243,21 @@ impl Builder {
         self
     }
 
+    /// Ends the supervisor when significant children end (default
+    /// [`AutoShutdown::Never`]); see [`AutoShutdown`] and [`ChildSpec::significant`].
+    pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
+        self.auto_shutdown = auto_shutdown;
+        self
+    }
+
     /// Calls `hook` with every [`Event`] of this supervisor, and of nested supervisors
     /// that have no hook of their own. It runs on the supervisor's task: keep it quick.
+    ///
+    /// # Panics
+    ///
+    /// Never because of the hook: a panic in it is caught, logged (`error`, with its
+    /// message) and counted in [`Snapshot::hook_panics`] /
+    /// [`Snapshot::last_hook_panic`], and the supervisor keeps supervising.
     pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.hook = Some(std::sync::Arc::new(hook));
         self
@@ -214,7 +269,7 @@ impl Builder {
         self
     }
 
-    fn validate(&self) -> Result<(), SupervisorError> {
+    pub(crate) fn validate(&self) -> Result<(), SupervisorError> {
         if self.period.is_zero() {
             return Err(SupervisorError::InvalidConfig(
                 "the intensity period must be longer than zero".to_owned(),
@@ -227,6 +282,7 @@ impl Builder {
                     spec.name
                 )));
             }
+            spec.check_significant(self.auto_shutdown)?;
             if let spec::ChildKind::Supervisor(nested) = &spec.kind {
                 nested.validate()?;
             }
@@ -248,7 +304,9 @@ impl Builder {
             path: path.clone(),
             strategy: self.strategy,
             running: true,
-            children: Vec::new(),
+            children: std::collections::BTreeMap::new(),
+            hook_panics: 0,
+            last_hook_panic: None,
         });
         let settings = Settings {
             strategy: self.strategy,
@@ -258,6 +316,7 @@ impl Builder {
             reset_backoff_after: self.reset_backoff_after,
             max_children: self.max_children,
             abort_grace: self.abort_grace,
+            auto_shutdown: self.auto_shutdown,
             hook: self.hook,
         };
         let core = Core::new(path, settings, token, self.children, node.clone());
@@ -274,11 +333,18 @@ impl Builder {
         if self.hook.is_none() {
             self.hook = parent_hook;
         }
+        let link = self.link.clone();
         let (mut core, node) = self.into_core(path, token);
+        // Its children start now, before the parent starts the next sibling: OTP's
+        // `start_link` of a child supervisor returns only once its children started, so a
+        // tree starts depth-first in spec order (and stops in the exact reverse).
+        core.start_all();
         let (keep_open, commands) = mpsc::unbounded_channel();
+        // Published for a `NestedSupervisor` handle until this incarnation's task ends.
+        let published = link.map(|link| link.publish(keep_open.clone(), node.clone()));
         let future = Box::pin(async move {
-            let _keep_open = keep_open; // a nested supervisor takes no outside commands
-            core.start_all();
+            let _published = published;
+            let _keep_open = keep_open; // the channel stays open while the loop runs
             core::run(core, commands).await.map_err(Into::into)
         });
         (future, node)
@@ -289,8 +355,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`SupervisorError::InvalidConfig`] for a zero period, duplicate child names, or
-    /// more children than `max_children`.
+    /// [`SupervisorError::InvalidConfig`] for a zero period, duplicate child names,
+    /// more children than `max_children`, or a significant child that is permanent or
+    /// under [`AutoShutdown::Never`].
     ///
     /// # Panics
     ///
@@ -422,7 +489,10 @@ impl Supervisor {
     /// # Errors
     ///
     /// [`SupervisorError::AlreadyRunning`], [`SupervisorError::AlreadyPresent`],
-    /// [`SupervisorError::MaxChildren`], [`SupervisorError::Stopped`].
+    /// [`SupervisorError::MaxChildren`], [`SupervisorError::Stopped`];
+    /// [`SupervisorError::InvalidConfig`] for a nested supervisor that
+    /// [`Builder::spawn`] would refuse (zero period, duplicate child names, too many
+    /// children), checked the same way.
     ///
     /// # Cancel safety
     ///
@@ -546,8 +616,10 @@ impl Supervisor {
         self.request(Command::CountChildren).await
     }
 
-    /// Stops every child (reverse start order, each with its shutdown) and waits until
-    /// the supervisor has ended; returns how it ended. Idempotent and safe to call
+    /// Stops every child and waits until the supervisor has ended; returns how it ended.
+    /// Dynamic children are stopped together first, then the static ones in reverse
+    /// start order, one at a time, each with its [`Shutdown`] (see the
+    /// [module docs](self#start-and-stop-order)). Idempotent and safe to call
     /// concurrently. When it returns, no child task is alive, except children reported
     /// (by an `error` event) as impossible to abort.
     ///

@@ -20,6 +20,49 @@ pub enum Strategy {
     RestForOne,
 }
 
+/// When a supervisor ends on its own because a *significant* child ended (OTP 24's
+/// `auto_shutdown`; suture's `ErrTerminateSupervisorTree`): for a tree that exists to
+/// run one job.
+///
+/// Only a significant child's own exit that is not followed by a restart counts: a
+/// transient one returning `Ok`, a temporary one ending in any way. A crash of a
+/// transient significant child is just restarted, and children stopped by the
+/// supervisor (`terminate_child`, a strategy, a shutdown) never count. The supervisor
+/// then stops its other children (reverse start order) and ends cleanly (`Ok`), so a
+/// parent that holds it as a transient child does not restart it; it cascades upward
+/// only if it is itself a significant child of a supervisor with auto-shutdown.
+///
+/// ```
+/// use steadfast::supervisor::{AutoShutdown, ChildSpec, Restart, Supervisor};
+/// use steadfast::{BoxError, CancellationToken};
+///
+/// async fn job(_cancel: CancellationToken) -> Result<(), BoxError> { Ok(()) } // done at once
+/// async fn helper(cancel: CancellationToken) -> Result<(), BoxError> { cancel.cancelled().await; Ok(()) }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder()
+///     .auto_shutdown(AutoShutdown::AnySignificant)
+///     .child(ChildSpec::new("helper", helper))
+///     .child(ChildSpec::new("job", job).restart(Restart::Transient).significant(true))
+///     .spawn()
+///     .unwrap();
+/// sup.wait().await.unwrap(); // the job finished: the tree ended, helper stopped
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AutoShutdown {
+    /// Never (the default); significant children are refused.
+    #[default]
+    Never,
+    /// When any significant child ends on its own without a restart.
+    AnySignificant,
+    /// When the last significant child still running (or waiting to restart) ends on
+    /// its own without a restart.
+    AllSignificant,
+}
+
 /// "More than `max_restarts` restarts within `period`" makes a supervisor give up.
 ///
 /// Checked before each restart, with a sliding window of exact (sub-second)

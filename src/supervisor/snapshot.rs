@@ -1,5 +1,6 @@
 //! A live, serialisable picture of a supervision tree.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -59,6 +60,11 @@ pub struct Snapshot {
     pub running: bool,
     /// Its children, in start order.
     pub children: Vec<ChildSnapshot>,
+    /// How many times its event hook panicked (each panic is caught and logged; the
+    /// supervisor carries on).
+    pub hook_panics: u64,
+    /// The message of the hook's last panic.
+    pub last_hook_panic: Option<String>,
 }
 
 impl Snapshot {
@@ -103,6 +109,9 @@ impl fmt::Display for Snapshot {
         if !self.running {
             f.write_str("  (stopped)")?;
         }
+        if let Some(message) = &self.last_hook_panic {
+            write!(f, "  hook_panics={} last={message:?}", self.hook_panics)?;
+        }
         self.write_tree(f, "")
     }
 }
@@ -113,7 +122,10 @@ pub(crate) struct Node {
     pub(crate) path: String,
     pub(crate) strategy: Strategy,
     pub(crate) running: bool,
-    pub(crate) children: Vec<NodeChild>,
+    /// By child id: id order is start order.
+    pub(crate) children: BTreeMap<u64, NodeChild>,
+    pub(crate) hook_panics: u64,
+    pub(crate) last_hook_panic: Option<String>,
 }
 
 pub(crate) struct NodeChild {
@@ -147,9 +159,11 @@ impl SharedNode {
             path: node.path.clone(),
             strategy: node.strategy,
             running: node.running,
+            hook_panics: node.hook_panics,
+            last_hook_panic: node.last_hook_panic.clone(),
             children: node
                 .children
-                .iter()
+                .values()
                 .map(|c| ChildSnapshot {
                     name: c.name.clone(),
                     is_supervisor: c.is_supervisor,

@@ -37,7 +37,9 @@ pub enum Restart {
 pub enum Shutdown {
     /// Cancel its token, wait up to this long, then abort it (the default: 5 s).
     Timeout(Duration),
-    /// Abort at once, without asking (OTP's `brutal_kill`).
+    /// Abort at once, without asking (OTP's `brutal_kill`): the child's token is not
+    /// cancelled first, so it gets no chance to run clean-up code (on a multi-thread
+    /// runtime it could, on another worker, before the abort lands).
     Brutal,
     /// Cancel its token and wait as long as it takes (the default for supervisors, as in
     /// OTP, since a supervisor stops its own children with their own timeouts).
@@ -80,6 +82,7 @@ pub struct ChildSpec {
     pub(crate) kind: ChildKind,
     pub(crate) restart: Restart,
     pub(crate) shutdown: Shutdown,
+    pub(crate) significant: bool,
 }
 
 impl ChildSpec {
@@ -96,6 +99,7 @@ impl ChildSpec {
             kind: ChildKind::Worker(start),
             restart: Restart::default(),
             shutdown: Shutdown::default(),
+            significant: false,
         }
     }
 
@@ -113,6 +117,7 @@ impl ChildSpec {
             kind: ChildKind::Supervisor(Box::new(builder)),
             restart: Restart::default(),
             shutdown: Shutdown::Infinity,
+            significant: false,
         }
     }
 
@@ -128,6 +133,62 @@ impl ChildSpec {
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = shutdown;
         self
+    }
+
+    /// Marks the child *significant* (OTP 24): its own exit without a restart ends its
+    /// supervisor, per the supervisor's [`AutoShutdown`](super::AutoShutdown). Only for
+    /// transient and temporary children, under a supervisor whose auto-shutdown is not
+    /// `Never`; anything else is refused by `spawn` / `start_child` with
+    /// [`SupervisorError::InvalidConfig`](super::SupervisorError::InvalidConfig) (OTP's
+    /// `bad_combination`).
+    ///
+    /// ```
+    /// use steadfast::supervisor::{ChildSpec, Restart, Supervisor};
+    /// use steadfast::{BoxError, CancellationToken};
+    /// async fn job(_cancel: CancellationToken) -> Result<(), BoxError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// // Refused: a permanent child is always restarted, so it could never end the tree.
+    /// let refused = Supervisor::builder()
+    ///     .auto_shutdown(steadfast::supervisor::AutoShutdown::AnySignificant)
+    ///     .child(ChildSpec::new("job", job).restart(Restart::Permanent).significant(true))
+    ///     .spawn();
+    /// assert!(refused.is_err());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
+    }
+
+    /// Whether the child is significant.
+    pub fn is_significant(&self) -> bool {
+        self.significant
+    }
+
+    /// OTP's `bad_combination` checks for a significant child under `auto_shutdown`.
+    pub(crate) fn check_significant(
+        &self,
+        auto_shutdown: super::AutoShutdown,
+    ) -> Result<(), super::SupervisorError> {
+        if !self.significant {
+            return Ok(());
+        }
+        if self.restart == Restart::Permanent {
+            return Err(super::SupervisorError::InvalidConfig(format!(
+                "child `{}` is significant and permanent: a permanent child is always restarted, \
+                 so it can never end its supervisor; make it transient or temporary",
+                self.name
+            )));
+        }
+        if auto_shutdown == super::AutoShutdown::Never {
+            return Err(super::SupervisorError::InvalidConfig(format!(
+                "child `{}` is significant but the supervisor's auto_shutdown is Never; \
+                 set AutoShutdown::AnySignificant or AllSignificant",
+                self.name
+            )));
+        }
+        Ok(())
     }
 
     /// The child's name.
@@ -148,6 +209,7 @@ impl fmt::Debug for ChildSpec {
             .field("supervisor", &self.is_supervisor())
             .field("restart", &self.restart)
             .field("shutdown", &self.shutdown)
+            .field("significant", &self.significant)
             .finish()
     }
 }

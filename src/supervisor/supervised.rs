@@ -2,13 +2,22 @@
 //! across restarts.
 //!
 //! Each incarnation of the child starts a fresh agent or server and publishes its handle
-//! in a `watch` channel; the stable handle always talks to the published incarnation. A
-//! call made while the child is restarting waits for the next incarnation within the
-//! call's timeout. A call never reaches a dead incarnation: a handle whose incarnation has
-//! stopped is never used, and a call that was in flight when the incarnation crashed gets
+//! in a `watch` channel; the stable handle always talks to the published incarnation.
+//!
+//! The contract: while the supervisor restarts the child, a call waits for the next
+//! incarnation within its timeout, or gets the typed `Restarting` error; never
+//! `Stopped` (that means the supervisor itself is gone). An incarnation counts as gone
+//! as soon as its mailbox is closed, not only once it has ended: a crashed server runs
+//! its `terminate` with its mailbox already closed, and a call picking it then would be
+//! refused at once. A call that still reaches an incarnation going down (a race on a
+//! multi-thread runtime, or a call queued behind the one that crashed it) cannot be
+//! sent again, since the request went with it: it gets `Restarting`, and the request
+//! was not handled. A call that was being handled when the incarnation crashed gets
 //! that crash as its typed error (it is not retried, since it may have been handled).
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -20,22 +29,27 @@ use crate::gen_server::{CallError, CastError, GenServer, Options, Server};
 use crate::lifecycle::ExitError;
 use crate::{Agent, BoxError, CancellationToken};
 
-/// Something a supervised incarnation publishes: it can tell whether it is gone.
+/// Something a supervised incarnation publishes: it can tell whether it still takes
+/// requests.
 trait Incarnation: Clone + Send + Sync + 'static {
+    /// Its mailbox is closed: it is going down, or gone.
     fn is_gone(&self) -> bool;
 }
 
 impl<S: Send + 'static> Incarnation for Agent<S> {
     fn is_gone(&self) -> bool {
-        self.is_stopped()
+        self.is_closed()
     }
 }
 
 impl<G: GenServer> Incarnation for Server<G> {
     fn is_gone(&self) -> bool {
-        self.is_stopped()
+        self.is_closed()
     }
 }
+
+/// The published incarnation, tagged so that only its own task clears it.
+type Slot<H> = Option<(u64, H)>;
 
 /// Why no live incarnation could be had.
 enum Unavailable {
@@ -45,9 +59,26 @@ enum Unavailable {
     Timeout,
 }
 
+/// A call's deadline; `None` for a timeout of `Duration::MAX` (no limit, and no
+/// `Instant` overflow).
+#[derive(Clone, Copy)]
+struct Deadline(Option<Instant>);
+
+impl Deadline {
+    fn after(timeout: Duration) -> Self {
+        Self(Instant::now().checked_add(timeout))
+    }
+
+    /// What is left, for the call on the incarnation (`Duration::MAX`: no limit).
+    fn left(self) -> Duration {
+        self.0
+            .map_or(Duration::MAX, |at| at.saturating_duration_since(Instant::now()))
+    }
+}
+
 /// The stable side: waits for a live incarnation.
 struct Current<H> {
-    published: watch::Receiver<Option<H>>,
+    published: watch::Receiver<Slot<H>>,
 }
 
 impl<H> Clone for Current<H> {
@@ -59,11 +90,11 @@ impl<H> Clone for Current<H> {
 }
 
 impl<H: Incarnation> Current<H> {
-    async fn live(&self, deadline: Instant) -> Result<H, Unavailable> {
+    async fn live(&self, deadline: Deadline) -> Result<H, Unavailable> {
         let mut published = self.published.clone();
         let wait = async {
             loop {
-                if let Some(handle) = published.borrow_and_update().as_ref()
+                if let Some((_, handle)) = published.borrow_and_update().as_ref()
                     && !handle.is_gone()
                 {
                     return Ok(handle.clone());
@@ -73,15 +104,69 @@ impl<H: Incarnation> Current<H> {
                 }
             }
         };
-        tokio::time::timeout_at(deadline, wait)
-            .await
-            .unwrap_or(Err(Unavailable::Timeout))
+        match deadline.0 {
+            Some(at) => tokio::time::timeout_at(at, wait)
+                .await
+                .unwrap_or(Err(Unavailable::Timeout)),
+            None => wait.await,
+        }
+    }
+
+    /// The incarnation a call reached went down under it: `true` if the supervisor's
+    /// side is still there (the typed `Restarting`), `false` if it is gone (`Stopped`).
+    fn supervisor_lives(&self) -> bool {
+        self.published.has_changed().is_ok()
+    }
+
+    /// The incarnation running now, if it takes requests.
+    fn now(&self) -> Option<H> {
+        match self.published.borrow().as_ref() {
+            Some((_, handle)) if !handle.is_gone() => Some(handle.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The publishing side, owned by the child spec.
+struct Publisher<H> {
+    slot: watch::Sender<Slot<H>>,
+    next: AtomicU64,
+}
+
+impl<H> Publisher<H> {
+    fn new() -> (Arc<Self>, watch::Receiver<Slot<H>>) {
+        let (slot, published) = watch::channel(None);
+        let publisher = Arc::new(Self {
+            slot,
+            next: AtomicU64::new(0),
+        });
+        (publisher, published)
+    }
+}
+
+/// Clears the slot when its incarnation's task ends, however it ends: an aborted
+/// incarnation (a brutal kill, a shutdown timeout) must not stay published, which would
+/// keep its agent or server alive and reachable.
+struct Unpublish<'a, H> {
+    publisher: &'a Publisher<H>,
+    tag: u64,
+}
+
+impl<H> Drop for Unpublish<'_, H> {
+    fn drop(&mut self) {
+        self.publisher.slot.send_if_modified(|slot| {
+            let ours = slot.as_ref().is_some_and(|(tag, _)| *tag == self.tag);
+            if ours {
+                *slot = None;
+            }
+            ours
+        });
     }
 }
 
 /// Runs one incarnation: publish, then wait for its end or for cancellation.
 async fn serve_incarnation<H, Stop, Ended>(
-    publish: &watch::Sender<Option<H>>,
+    publisher: &Publisher<H>,
     handle: H,
     cancel: CancellationToken,
     stop: impl FnOnce(H) -> Stop,
@@ -92,17 +177,19 @@ where
     Stop: Future<Output = Result<(), ExitError>>,
     Ended: Future<Output = Result<(), ExitError>>,
 {
-    publish.send_replace(Some(handle.clone()));
+    let tag = publisher.next.fetch_add(1, Ordering::Relaxed);
+    publisher.slot.send_replace(Some((tag, handle.clone())));
+    let unpublish = Unpublish { publisher, tag };
     let outcome = tokio::select! {
         () = cancel.cancelled() => {
-            publish.send_replace(None);
+            drop(unpublish);
             // A stop asked for by the supervisor; a `terminate` that panicked meanwhile
             // is still this incarnation's failure.
             return stop(handle).await.map_err(Into::into);
         }
         outcome = ended(handle.clone()) => outcome,
     };
-    publish.send_replace(None);
+    drop(unpublish);
     outcome.map_err(Into::into)
 }
 
@@ -142,7 +229,7 @@ impl<S: Send + 'static> SupervisedAgent<S> {
         }
     }
 
-    async fn live(&self, deadline: Instant) -> Result<Agent<S>, AgentError> {
+    async fn live(&self, deadline: Deadline) -> Result<Agent<S>, AgentError> {
         self.current.live(deadline).await.map_err(|why| match why {
             Unavailable::Gone => AgentError::Stopped,
             Unavailable::Timeout => AgentError::Timeout(self.timeout),
@@ -155,7 +242,9 @@ impl<S: Send + 'static> SupervisedAgent<S> {
     /// # Errors
     ///
     /// As [`Agent::get_and_update`]; [`AgentError::Timeout`] also when no incarnation came
-    /// up in time, [`AgentError::Stopped`] when the supervisor is gone.
+    /// up in time; [`AgentError::Restarting`] when the incarnation this call reached went
+    /// down before applying it (`f` was not applied); [`AgentError::Stopped`] only when
+    /// the supervisor is gone.
     ///
     /// # Cancel safety
     ///
@@ -164,10 +253,13 @@ impl<S: Send + 'static> SupervisedAgent<S> {
         &self,
         f: impl FnOnce(&mut S) -> R + Send + 'static,
     ) -> Result<R, AgentError> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Deadline::after(self.timeout);
         let agent = self.live(deadline).await?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        agent.with_timeout(left).get_and_update(f).await
+        match agent.with_timeout(deadline.left()).get_and_update(f).await {
+            // It went down under this call, which was not applied.
+            Err(AgentError::Stopped) if self.current.supervisor_lives() => Err(AgentError::Restarting),
+            outcome => outcome,
+        }
     }
 
     /// [`Agent::update`] on the current incarnation.
@@ -206,9 +298,9 @@ impl<S: Send + 'static> SupervisedAgent<S> {
     ///
     /// [`AgentError::Stopped`] when no incarnation is running right now.
     pub fn cast(&self, f: impl FnOnce(&mut S) + Send + 'static) -> Result<(), AgentError> {
-        match self.current.published.borrow().as_ref() {
-            Some(agent) if !agent.is_gone() => agent.cast(f),
-            _ => Err(AgentError::Stopped),
+        match self.current.now() {
+            Some(agent) => agent.cast(f),
+            None => Err(AgentError::Stopped),
         }
     }
 }
@@ -255,19 +347,24 @@ impl<G: GenServer> SupervisedServer<G> {
     /// # Errors
     ///
     /// As [`Server::call`]; [`CallError::Timeout`] also when no incarnation came up in
-    /// time, [`CallError::Stopped`] when the supervisor is gone.
+    /// time; [`CallError::Restarting`] when the incarnation this call reached went down
+    /// before handling it (the request was not handled); [`CallError::Stopped`] only
+    /// when the supervisor is gone.
     ///
     /// # Cancel safety
     ///
     /// As [`Server::call`].
     pub async fn call(&self, request: G::Call) -> Result<G::Reply, CallError<G::Error>> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Deadline::after(self.timeout);
         let server = self.current.live(deadline).await.map_err(|why| match why {
             Unavailable::Gone => CallError::Stopped,
             Unavailable::Timeout => CallError::Timeout(self.timeout),
         })?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        server.call_timeout(request, left).await
+        match server.call_timeout(request, deadline.left()).await {
+            // It went down under this call, which was not handled.
+            Err(CallError::Stopped) if self.current.supervisor_lives() => Err(CallError::Restarting),
+            outcome => outcome,
+        }
     }
 
     /// [`Server::cast`] to the current incarnation; fails at once while the child
@@ -278,9 +375,9 @@ impl<G: GenServer> SupervisedServer<G> {
     /// [`CastError::Stopped`] when no incarnation is running right now; as
     /// [`Server::cast`] otherwise.
     pub fn cast(&self, message: G::Cast) -> Result<(), CastError<G::Cast>> {
-        match self.current.published.borrow().as_ref() {
-            Some(server) if !server.is_gone() => server.cast(message),
-            _ => Err(CastError::Stopped(message)),
+        match self.current.now() {
+            Some(server) => server.cast(message),
+            None => Err(CastError::Stopped(message)),
         }
     }
 }
@@ -305,14 +402,13 @@ impl ChildSpec {
         S: Send + 'static,
         F: Fn() -> S + Send + Sync + 'static,
     {
-        let (publish, published) = watch::channel(None::<Agent<S>>);
-        let publish = std::sync::Arc::new(publish);
+        let (publisher, published) = Publisher::<Agent<S>>::new();
         let spec = ChildSpec::new(name, move |cancel| {
-            let publish = publish.clone();
+            let publisher = Arc::clone(&publisher);
             let agent = Agent::new(init());
             async move {
                 serve_incarnation(
-                    &publish,
+                    &publisher,
                     agent,
                     cancel,
                     |a| async move { a.stop().await },
@@ -340,16 +436,15 @@ impl ChildSpec {
         G: GenServer,
         F: Fn() -> G + Send + Sync + 'static,
     {
-        let (publish, published) = watch::channel(None::<Server<G>>);
-        let publish = std::sync::Arc::new(publish);
+        let (publisher, published) = Publisher::<Server<G>>::new();
         let timeout = options.default_call_timeout();
         let spec = ChildSpec::new(name, move |cancel| {
-            let publish = publish.clone();
+            let publisher = Arc::clone(&publisher);
             let start = init().start_with(options.clone());
             async move {
                 let server = start.await.map_err(|error| format!("{error}"))?;
                 serve_incarnation(
-                    &publish,
+                    &publisher,
                     server,
                     cancel,
                     |s| async move { s.stop().await },
