@@ -46,7 +46,10 @@ async fn a_member_submitting_siblings_at_the_limit_does_not_deadlock() {
 
 /// Each member submits two children until depth 0: 2^(depth+1) - 1 members in all, every
 /// one awaited by the owner's wait.
-#[allow(clippy::manual_async_fn, reason = "recursive: an `async fn` would need its future boxed")]
+#[allow(
+    clippy::manual_async_fn,
+    reason = "recursive: an `async fn` would need its future boxed"
+)]
 fn tree(
     spawner: Spawner<(), String>,
     depth: u32,

@@ -39,7 +39,9 @@
 //! ```
 
 mod error;
+mod info;
 mod mailbox;
+mod pending;
 mod server;
 
 use std::fmt;
@@ -47,7 +49,9 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use error::{CallError, CastError, Exit, StartError};
+pub use info::HandleInfo;
 pub use mailbox::Mailbox;
+pub use pending::PendingCall;
 pub use server::Server;
 
 use crate::agent::DEFAULT_CALL_TIMEOUT;
@@ -258,6 +262,8 @@ pub struct Context<G: GenServer> {
     myself: server::WeakServer<G>,
     /// Timers started with `cast_after`, aborted (and awaited) when the server ends.
     timers: Vec<tokio::task::JoinHandle<()>>,
+    /// Infos to handle right after the current handler ([`Context::continue_with`]).
+    continuations: std::collections::VecDeque<info::Info<G>>,
 }
 
 impl<G: GenServer> Context<G> {
@@ -310,10 +316,68 @@ impl<G: GenServer> Context<G> {
     /// # }
     /// ```
     pub fn cast_after(&mut self, message: G::Cast, delay: Duration) -> TimerRef {
+        self.send_after(server::Msg::Cast(message), delay)
+    }
+
+    /// Sends `message` to this server's [`HandleInfo`] handler after `delay`: a timer
+    /// of its own type, kept out of the server's public `Cast` protocol. Ends with the
+    /// server, as [`cast_after`](Context::cast_after). See [`HandleInfo`] for an example.
+    pub fn info_after<M: Send + 'static>(&mut self, message: M, delay: Duration) -> TimerRef
+    where
+        G: HandleInfo<M>,
+    {
+        self.send_after(server::Msg::Info(info::Info::new(message)), delay)
+    }
+
+    /// Handles `message` with this server's [`HandleInfo`] handler right after the
+    /// current handler (or `init`) returns, before any queued message (OTP's
+    /// `{continue, Arg}` and `handle_continue`): finish slow set-up after `start` has
+    /// returned, or split long work without letting other messages in between.
+    /// Several continuations run in the order asked. A stop asked for in the same
+    /// handler wins: the continuation is then not run.
+    ///
+    /// ```
+    /// use steadfast::gen_server::{Context, GenServer, HandleInfo};
+    ///
+    /// struct Index { loaded: bool }
+    /// struct Load;
+    ///
+    /// impl GenServer for Index {
+    ///     type Call = ();
+    ///     type Reply = bool;
+    ///     type Cast = ();
+    ///     type Error = std::convert::Infallible;
+    ///     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+    ///         ctx.continue_with(Load); // `start` returns now; loading follows at once
+    ///         Ok(())
+    ///     }
+    ///     async fn handle_call(&mut self, (): (), _: &mut Context<Self>) -> Result<bool, Self::Error> {
+    ///         Ok(self.loaded)
+    ///     }
+    /// }
+    /// impl HandleInfo<Load> for Index {
+    ///     async fn handle_info(&mut self, Load: Load, _: &mut Context<Self>) -> Result<(), Self::Error> {
+    ///         self.loaded = true;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let index = Index { loaded: false }.start().await.unwrap();
+    /// assert!(index.call(()).await.unwrap()); // the first call is handled after the load
+    /// # }
+    /// ```
+    pub fn continue_with<M: Send + 'static>(&mut self, message: M)
+    where
+        G: HandleInfo<M>,
+    {
+        self.continuations.push_back(info::Info::new(message));
+    }
+
+    fn send_after(&mut self, message: server::Msg<G>, delay: Duration) -> TimerRef {
         if self.timers.len() >= 64 {
             self.timers.retain(|timer| !timer.is_finished());
         }
-        let timer = self.myself.cast_later(message, delay);
+        let timer = self.myself.send_later(message, delay);
         let abort = timer.abort_handle();
         self.timers.push(timer);
         TimerRef(abort)

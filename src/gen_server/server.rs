@@ -7,17 +7,37 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::error::{CallError, CastError, Exit, StartError};
+use super::info::{HandleInfo, Info};
 use super::mailbox::{self, Rx, Tx, WeakTx};
+use super::pending::PendingCall;
 use super::{Context, GenServer, Options};
 use crate::Panic;
 use crate::lifecycle::{EndGuard, ExitError, Lifecycle};
 use crate::panic::CatchPanic;
 
 type ReplyTo<G> = oneshot::Sender<Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>>;
+pub(crate) type ReplyFrom<G> =
+    oneshot::Receiver<Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>>;
+
+/// Waits at most `left` for a call's reply; a timeout reports `reported` (the call's
+/// whole timeout).
+pub(crate) async fn receive_within<G: GenServer>(
+    reply: ReplyFrom<G>,
+    left: Duration,
+    reported: Duration,
+) -> Result<G::Reply, CallError<G::Error>> {
+    match crate::deadline::within(left, reply).await {
+        Ok(Ok(outcome)) => outcome,
+        // A dropped reply sender: the server stopped with this call queued.
+        Ok(Err(_)) => Err(CallError::Stopped),
+        Err(_) => Err(CallError::Timeout(reported)),
+    }
+}
 
 pub(crate) enum Msg<G: GenServer> {
     Call(G::Call, ReplyTo<G>),
     Cast(G::Cast),
+    Info(Info<G>),
     Stop,
 }
 
@@ -61,14 +81,14 @@ pub(crate) struct WeakServer<G: GenServer> {
 }
 
 impl<G: GenServer> WeakServer<G> {
-    /// A task that casts `message` to the server after `delay`, unless the server is
+    /// A task that sends `message` to the server after `delay`, unless the server is
     /// gone by then.
-    pub(crate) fn cast_later(&self, message: G::Cast, delay: Duration) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn send_later(&self, message: Msg<G>, delay: Duration) -> tokio::task::JoinHandle<()> {
         let tx = self.tx.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             if let Some(tx) = tx.upgrade() {
-                let _ = tx.send(Msg::Cast(message)).await;
+                let _ = tx.send(message).await;
             }
         })
     }
@@ -179,36 +199,82 @@ impl<G: GenServer> Server<G> {
         request: G::Call,
         timeout: Duration,
     ) -> Result<G::Reply, CallError<G::Error>> {
-        if let (Some(me), Some(server)) = (tokio::task::try_id(), self.life.task.get())
-            && me == *server
-        {
+        if self.life.is_own_task() {
             return Err(CallError::CallingSelf);
         }
-        let (reply_to, reply) = oneshot::channel();
-        let mut left = timeout;
+        let (reply, left) = self.send_within(request, timeout).await?;
+        receive_within::<G>(reply, left, timeout).await
+    }
+
+    /// Sends `request` now and returns at once with a [`PendingCall`] to receive the
+    /// reply later (OTP's `send_request` / `receive_response`): start several requests,
+    /// to one server or many, then collect the replies. The reply waits at most this
+    /// handle's timeout, counted from when it is received.
+    ///
+    /// From one of the server's own handlers the request is sent (it is handled after
+    /// the current message), but receiving its reply there answers
+    /// [`CallError::CallingSelf`] at once.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Stopped`] at once if the server is gone; with a full bounded
+    /// mailbox, [`CallError::Timeout`] if no space was made within the timeout.
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped while waiting for space in a bounded mailbox, nothing was sent.
+    ///
+    /// ```
+    /// use steadfast::gen_server::{Context, GenServer};
+    /// struct Square;
+    /// impl GenServer for Square {
+    ///     type Call = u64;
+    ///     type Reply = u64;
+    ///     type Cast = ();
+    ///     type Error = std::convert::Infallible;
+    ///     async fn handle_call(&mut self, n: u64, _: &mut Context<Self>) -> Result<u64, Self::Error> { Ok(n * n) }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let servers = [Square.start().await.unwrap(), Square.start().await.unwrap()];
+    /// // Both requests are in flight before either reply is awaited.
+    /// let pending = [servers[0].send_request(3).await.unwrap(), servers[1].send_request(4).await.unwrap()];
+    /// let mut replies = Vec::new();
+    /// for call in pending {
+    ///     replies.push(call.receive().await.unwrap());
+    /// }
+    /// assert_eq!(replies, [9, 16]);
+    /// # }
+    /// ```
+    pub async fn send_request(&self, request: G::Call) -> Result<PendingCall<G>, CallError<G::Error>> {
+        let (reply, _) = self.send_within(request, self.timeout).await?;
+        Ok(PendingCall::new(reply, Arc::clone(&self.life), self.timeout))
+    }
+
+    /// Sends a call request, waiting for space in a bounded mailbox within `timeout`;
+    /// returns where the reply will come and what is left of the timeout.
+    async fn send_within(
+        &self,
+        request: G::Call,
+        timeout: Duration,
+    ) -> Result<(ReplyFrom<G>, Duration), CallError<G::Error>> {
+        let (reply_to, pending) = oneshot::channel();
         // Sent at once when there is room (always, unbounded): only the reply is waited on.
-        if let Err(refused) = self.tx.try_send(Msg::Call(request, reply_to)) {
-            let CastError::Full(call) = refused else {
-                return Err(CallError::Stopped);
+        let Err(refused) = self.tx.try_send(Msg::Call(request, reply_to)) else {
+            return Ok((pending, timeout));
+        };
+        let CastError::Full(call) = refused else {
+            return Err(CallError::Stopped);
+        };
+        // A full bounded mailbox: wait for space, within the same timeout.
+        if timeout == Duration::MAX {
+            return match self.tx.send(call).await {
+                Ok(()) => Ok((pending, timeout)),
+                Err(_) => Err(CallError::Stopped),
             };
-            // A full bounded mailbox: wait for space, within the same timeout.
-            let sent = if timeout == Duration::MAX {
-                Ok(self.tx.send(call).await)
-            } else {
-                let start = tokio::time::Instant::now();
-                let sent = tokio::time::timeout(timeout, self.tx.send(call)).await;
-                left = timeout.saturating_sub(start.elapsed());
-                sent
-            };
-            match sent {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(CallError::Stopped),
-                Err(_) => return Err(CallError::Timeout(timeout)),
-            }
         }
-        match crate::deadline::within(left, reply).await {
-            Ok(Ok(outcome)) => outcome,
-            // A dropped reply sender: the server stopped with this call queued.
+        let start = tokio::time::Instant::now();
+        match tokio::time::timeout(timeout, self.tx.send(call)).await {
+            Ok(Ok(())) => Ok((pending, timeout.saturating_sub(start.elapsed()))),
             Ok(Err(_)) => Err(CallError::Stopped),
             Err(_) => Err(CallError::Timeout(timeout)),
         }
@@ -271,6 +337,26 @@ impl<G: GenServer> Server<G> {
             Msg::Cast(m) => CastError::Stopped(m),
             _ => unreachable!("a cast was sent"),
         })
+    }
+
+    /// Sends `message` to the server's [`HandleInfo`] handler for its type, without
+    /// waiting (OTP's `Pid ! Message`, handled by `handle_info`). With a bounded mailbox
+    /// that is full, fails at once, as [`cast`](Server::cast).
+    ///
+    /// # Errors
+    ///
+    /// [`CastError::Stopped`] or [`CastError::Full`], with the message handed back.
+    pub fn info<M: Send + 'static>(&self, message: M) -> Result<(), CastError<M>>
+    where
+        G: HandleInfo<M>,
+    {
+        self.tx
+            .try_send(Msg::Info(Info::new(message)))
+            .map_err(|error| match error {
+                CastError::Stopped(Msg::Info(m)) => CastError::Stopped(m.into_message()),
+                CastError::Full(Msg::Info(m)) => CastError::Full(m.into_message()),
+                _ => unreachable!("an info was sent"),
+            })
     }
 
     /// Stops the server after the messages already queued, runs `terminate`, and waits
@@ -383,6 +469,7 @@ async fn run<G: GenServer>(
         stop_requested: false,
         myself,
         timers: Vec::new(),
+        continuations: std::collections::VecDeque::new(),
     };
     let init = match CatchPanic::new(server.init(&mut ctx)).await {
         Ok(Ok(())) => Ok(()),
@@ -406,6 +493,11 @@ async fn run<G: GenServer>(
     let mut batch = Vec::with_capacity(64);
     let mut left_behind = Vec::new();
     let ending = 'serve: loop {
+        // Continuations asked for by `init` or `handle_idle` (a handler's run right after
+        // it, below).
+        if let Some(ending) = continue_all(&mut server, &mut ctx, &life).await {
+            break 'serve ending;
+        }
         // A stop asked for by `init` (a handler's is seen right after it returns).
         if stop_requested(&ctx, &life) {
             break 'serve Ending::Stopped;
@@ -432,7 +524,10 @@ async fn run<G: GenServer>(
         }
         let mut messages = batch.drain(..);
         while let Some(message) = messages.next() {
-            let ending = handle(&mut server, &mut ctx, message).await;
+            let ending = match handle(&mut server, &mut ctx, message).await {
+                None => continue_all(&mut server, &mut ctx, &life).await,
+                ending => ending,
+            };
             if let Some(ending) = ending.or_else(|| stop_requested(&ctx, &life).then_some(Ending::Stopped)) {
                 left_behind.extend(messages);
                 break 'serve ending;
@@ -522,8 +617,34 @@ async fn handle<G: GenServer>(server: &mut G, ctx: &mut Context<G>, message: Msg
             Ok(Err(error)) => Some(Ending::Failed(error, None)),
             Err(panic) => Some(Ending::Panicked(panic, None)),
         },
+        Msg::Info(info) => match CatchPanic::new(info.handle(server, ctx)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(Ending::Failed(error, None)),
+            Err(panic) => Some(Ending::Panicked(panic, None)),
+        },
         Msg::Stop => Some(Ending::Stopped),
     }
+}
+
+/// Runs the continuations the last handler asked for ([`Context::continue_with`]), in
+/// order, before any queued message; `Some` when the server must stop.
+async fn continue_all<G: GenServer>(
+    server: &mut G,
+    ctx: &mut Context<G>,
+    life: &Lifecycle,
+) -> Option<Ending<G>> {
+    while let Some(info) = ctx.continuations.pop_front() {
+        if stop_requested(ctx, life) {
+            // A stop asked for in the same handler wins (OTP: `stop` and `continue` are
+            // alternatives); the loop sees the request next.
+            ctx.continuations.clear();
+            return None;
+        }
+        if let Some(ending) = handle(server, ctx, Msg::Info(info)).await {
+            return Some(ending);
+        }
+    }
+    None
 }
 
 /// The kind of an exit, for log fields.
