@@ -308,3 +308,29 @@ async fn try_spawn_keeps_submission_order_in_result_groups() {
         vec![0, 1, 2]
     );
 }
+
+/// conc's `ResultErrorPool`: the successes and every failure, nothing lost, under a limit.
+#[tokio::test]
+async fn result_group_gives_values_and_errors_together() {
+    let mut group: steadfast::ResultGroup<usize, String> = steadfast::ResultGroup::new();
+    group.set_limit(3).unwrap();
+    for i in 0..100 {
+        group
+            .spawn(async move {
+                tokio::task::yield_now().await;
+                match i % 10 {
+                    3 => Err(format!("item {i}")),
+                    7 => panic!("item {i} panicked"),
+                    _ => Ok(i),
+                }
+            })
+            .await;
+    }
+    let (values, errors) = group.wait_values_and_errors().await;
+    let expected: Vec<usize> = (0..100).filter(|i| i % 10 != 3 && i % 10 != 7).collect();
+    assert_eq!(values, expected);
+    let errors = errors.unwrap_err();
+    assert_eq!(errors.len(), 20);
+    assert_eq!(errors.first().to_string(), "item 3");
+    assert!(errors.iter().nth(1).unwrap().is_panic());
+}

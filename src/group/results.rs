@@ -155,7 +155,36 @@ impl<T: Send + 'static, E: Send + 'static> ResultGroup<T, E> {
     /// # Cancel safety
     ///
     /// As [`wait`](ResultGroup::wait).
-    pub async fn wait_all(mut self) -> Result<Vec<T>, Joined<GroupError<E>>> {
+    pub async fn wait_all(self) -> Result<Vec<T>, Joined<GroupError<E>>> {
+        let (values, errors) = self.wait_values_and_errors().await;
+        errors.map(|()| values)
+    }
+
+    /// Waits for every member and returns the values of those that succeeded, in
+    /// submission order, *and* every failure joined (conc's `ResultErrorPool.Wait`, Go's
+    /// `results, err`): partial results are kept when some members fail.
+    ///
+    /// # Errors
+    ///
+    /// The second half of the pair: a [`Joined`] list of every failure, in submission
+    /// order, or `Ok(())` when none failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](ResultGroup::wait).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut group: steadfast::ResultGroup<u32, String> = steadfast::ResultGroup::new();
+    /// for n in 1..=4 {
+    ///     group.spawn(async move { if n == 3 { Err(format!("item {n}")) } else { Ok(n * 10) } }).await;
+    /// }
+    /// let (values, errors) = group.wait_values_and_errors().await;
+    /// assert_eq!(values, [10, 20, 40]);
+    /// assert_eq!(errors.unwrap_err().first().to_string(), "item 3");
+    /// # }
+    /// ```
+    pub async fn wait_values_and_errors(mut self) -> (Vec<T>, Result<(), Joined<GroupError<E>>>) {
         let finished = self.engine.finish().await;
         let mut values = Vec::with_capacity(finished.submitted);
         let mut errors = Vec::new();
@@ -165,10 +194,7 @@ impl<T: Send + 'static, E: Send + 'static> ResultGroup<T, E> {
                 Err(e) => errors.push(e),
             }
         }
-        match Joined::new(errors) {
-            Some(joined) => Err(joined),
-            None => Ok(values),
-        }
+        (values, Joined::new(errors).map_or(Ok(()), Err))
     }
 
     /// Waits for every member and returns each one's outcome, in submission order:
