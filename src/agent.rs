@@ -4,12 +4,12 @@
 //! ```
 //! use steadfast::Agent;
 //!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), steadfast::AgentError> {
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), steadfast::BoxError> {
 //! let counter = Agent::new(0_u64);
 //! counter.cast(|n| *n += 1)?;            // returns at once
 //! counter.update(|n| *n += 10).await?;   // returns once applied
 //! assert_eq!(counter.get().await?, 11);
-//! counter.stop().await;
+//! counter.stop().await?;
 //! # Ok(()) }
 //! ```
 

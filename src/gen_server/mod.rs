@@ -34,7 +34,7 @@
 //! stack.call(Request::Push(2)).await.unwrap();
 //! assert_eq!(stack.call(Request::Pop).await.unwrap(), Some(2));
 //! assert_eq!(stack.call(Request::Pop).await.unwrap(), Some(1));
-//! stack.stop().await;
+//! stack.stop().await.unwrap();
 //! # }
 //! ```
 
@@ -312,7 +312,7 @@ impl<G: GenServer> Context<G> {
     /// let ticker = Ticker { ticks: 0 }.start().await.unwrap();
     /// tokio::time::sleep(Duration::from_millis(3_500)).await;
     /// assert_eq!(ticker.call(()).await.unwrap(), 3);
-    /// ticker.stop().await;
+    /// ticker.stop().await.unwrap();
     /// # }
     /// ```
     pub fn cast_after(&mut self, message: G::Cast, delay: Duration) -> TimerRef {

@@ -303,7 +303,7 @@ impl<G: GenServer> Server<G> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let counter = Counter(0).start().await.unwrap();
     /// counter.cast(5).unwrap();
-    /// counter.stop().await;
+    /// counter.stop().await.unwrap();
     /// // After the stop the message comes back.
     /// assert_eq!(counter.cast(7).unwrap_err().into_inner(), 7);
     /// # }
