@@ -266,3 +266,95 @@ fn server_calls_racing_a_stop_never_hang_and_are_counted() {
         }
     });
 }
+
+#[test]
+fn agent_casts_racing_a_crash_are_handled_or_counted() {
+    let rt = multi_thread();
+    rt.block_on(async {
+        for round in 0..ROUNDS / 2 {
+            let handled = Arc::new(AtomicU64::new(0));
+            let agent = Agent::new(());
+            let (threads, started) = {
+                let agent = agent.clone();
+                let handled = Arc::clone(&handled);
+                race_senders(move || {
+                    let handled = Arc::clone(&handled);
+                    agent
+                        .cast(move |()| {
+                            handled.fetch_add(1, Ordering::Relaxed);
+                        })
+                        .is_ok()
+                })
+            };
+            until_started(&started).await;
+            // One more accepted operation, handled by panicking.
+            let crash = Arc::clone(&handled);
+            agent
+                .cast(move |()| {
+                    crash.fetch_add(1, Ordering::Relaxed);
+                    panic!("told to crash");
+                })
+                .unwrap();
+            let exit = tokio::time::timeout(Duration::from_secs(10), agent.stopped())
+                .await
+                .expect("the crash never ended the agent");
+            assert!(matches!(exit, Err(ExitError::Panicked { .. })), "{exit:?}");
+            let accepted = tokio::task::spawn_blocking(move || join(threads)).await.unwrap() + 1;
+            let handled = handled.load(Ordering::Relaxed);
+            assert_eq!(accepted, handled + agent.dropped(), "round {round}");
+        }
+    });
+}
+
+/// Counts at its drop how many operations had been applied to it.
+struct Tally {
+    applied: u64,
+    at_drop: Arc<AtomicU64>,
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.at_drop.store(self.applied, Ordering::SeqCst);
+    }
+}
+
+/// Every handle dropped by racing threads: the agent applies everything accepted, then
+/// ends (nothing is dropped: no stop was asked for).
+#[test]
+fn an_agent_orphaned_by_racing_threads_applies_everything_accepted() {
+    let rt = multi_thread();
+    rt.block_on(async {
+        for round in 0..ROUNDS / 4 {
+            let at_drop = Arc::new(AtomicU64::new(u64::MAX));
+            let agent = Agent::new(Tally {
+                applied: 0,
+                at_drop: Arc::clone(&at_drop),
+            });
+            let threads: Vec<_> = (0..SENDERS)
+                .map(|_| {
+                    let agent = agent.clone();
+                    std::thread::spawn(move || {
+                        let mut accepted = 0;
+                        for _ in 0..200 {
+                            if agent.cast(|t| t.applied += 1).is_ok() {
+                                accepted += 1;
+                            }
+                        }
+                        drop(agent); // racing the other threads' last drops
+                        accepted
+                    })
+                })
+                .collect();
+            drop(agent);
+            let accepted = tokio::task::spawn_blocking(move || join(threads)).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(10), async {
+                while at_drop.load(Ordering::SeqCst) == u64::MAX {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await
+            .expect("the orphaned agent never ended");
+            assert_eq!(at_drop.load(Ordering::SeqCst), accepted, "round {round}");
+        }
+    });
+}

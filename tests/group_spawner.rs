@@ -253,3 +253,86 @@ async fn result_group_spawner_members_take_the_next_positions() {
         .await;
     assert_eq!(bounded("wait", group.wait()).await.unwrap(), vec![1, 2, 3]);
 }
+
+/// Spawners on OS threads racing the owner's `shutdown` (or a drop): once it returns, every
+/// accepted member has ended (run or aborted) and no task is left.
+#[test]
+fn spawners_racing_a_shutdown_leave_nothing_running() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for round in 0..200 {
+            let before = alive_tasks();
+            let live = common::LiveCounter::new();
+            let mut group: Group<String> = Group::new();
+            if round % 2 == 1 {
+                group.set_limit(2).unwrap();
+            }
+            let threads: Vec<_> = (0..3)
+                .map(|_| {
+                    let spawner = group.spawner();
+                    let live = live.clone();
+                    let handle = tokio::runtime::Handle::current();
+                    std::thread::spawn(move || {
+                        let _runtime = handle.enter();
+                        let mut accepted = 0_u64;
+                        while accepted < 2_000 {
+                            let live = live.clone();
+                            let token = spawner.token().clone();
+                            // Entered when accepted: counted until the future is dropped,
+                            // whether it ran to the end or was aborted.
+                            let guard = live.enter();
+                            match spawner.spawn(async move {
+                                let _guard = guard;
+                                token.cancelled().await;
+                                Ok(())
+                            }) {
+                                Ok(()) => accepted += 1,
+                                Err(SpawnError::Closed(_)) => return accepted,
+                                Err(other) => panic!("{other}"),
+                            }
+                        }
+                        accepted
+                    })
+                })
+                .collect();
+            // Let the spawners begin, so that the shutdown races them.
+            bounded("the first spawn", async {
+                while live.total() == 0 {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await;
+            let dropped = round % 3 == 0;
+            if dropped {
+                drop(group);
+            } else {
+                bounded("shutdown", group.shutdown()).await;
+            }
+            let accepted: u64 =
+                tokio::task::spawn_blocking(move || threads.into_iter().map(|t| t.join().unwrap()).sum())
+                    .await
+                    .unwrap();
+            assert!(accepted > 0, "round {round}: the shutdown raced no spawn");
+            if dropped {
+                // A drop aborts without waiting: the runtime drops the members soon after.
+                bounded("the aborted members", async {
+                    while live.live() > 0 {
+                        tokio::task::yield_now().await;
+                    }
+                })
+                .await;
+            }
+            assert_eq!(
+                live.live(),
+                0,
+                "round {round}: an accepted member outlived the shutdown"
+            );
+            let settled = common::wait_alive_tasks(before, Duration::from_secs(5)).await;
+            assert_eq!(settled, before, "round {round}");
+        }
+    });
+}
