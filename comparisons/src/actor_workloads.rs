@@ -146,7 +146,7 @@ pub async fn w4() -> Vec<Row> {
                     agent.cast(|n| *n += 1).unwrap();
                 }
                 assert_eq!(agent.get().await.unwrap(), W4_CASTS);
-                agent.stop().await;
+                agent.stop().await.expect("a clean stop");
             }),
             system("steadfast-genserver", || async {
                 let server: Server<Counter> = Counter::default().start().await.unwrap();
@@ -154,7 +154,7 @@ pub async fn w4() -> Vec<Row> {
                     server.cast(()).unwrap();
                 }
                 assert_eq!(server.call(Get).await.unwrap(), W4_CASTS);
-                server.stop().await;
+                server.stop().await.expect("a clean stop");
             }),
             system("rust-ractor", || async {
                 let (actor, handle) = ractor_counter().await;
@@ -201,21 +201,21 @@ pub async fn w5() -> Vec<Row> {
                 for _ in 0..W5_CALLS {
                     agent.get().await.unwrap();
                 }
-                agent.stop().await;
+                agent.stop().await.expect("a clean stop");
             }),
             system("steadfast-genserver", || async {
                 let server: Server<Counter> = Counter::default().start().await.unwrap();
                 for _ in 0..W5_CALLS {
                     server.call(Get).await.unwrap();
                 }
-                server.stop().await;
+                server.stop().await.expect("a clean stop");
             }),
             system("steadfast-agent-no-timeout", || async {
                 let agent = Agent::new(0_u64).with_timeout(Duration::MAX);
                 for _ in 0..W5_CALLS {
                     agent.get().await.unwrap();
                 }
-                agent.stop().await;
+                agent.stop().await.expect("a clean stop");
             }),
             system("steadfast-genserver-no-timeout", || async {
                 let server: Server<Counter> = Counter::default().start().await.unwrap();
@@ -223,7 +223,7 @@ pub async fn w5() -> Vec<Row> {
                 for _ in 0..W5_CALLS {
                     server.call(Get).await.unwrap();
                 }
-                server.stop().await;
+                server.stop().await.expect("a clean stop");
             }),
             system("rust-ractor", || async {
                 let (actor, handle) = ractor_counter().await;
