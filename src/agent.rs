@@ -86,6 +86,7 @@ enum Op<S> {
 ///
 /// When the last handle is dropped, the agent applies what is already queued and then
 /// ends. [`stop`](Agent::stop) does the same and waits for the end.
+#[must_use = "an agent ends once its last handle is dropped: a handle that is never kept ends it at once"]
 pub struct Agent<S> {
     ops: mpsc::UnboundedSender<Op<S>>,
     life: Arc<Lifecycle>,

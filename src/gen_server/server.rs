@@ -48,6 +48,7 @@ pub(crate) enum Msg<G: GenServer> {
 /// When the last handle is dropped (handles held by [`Context::myself`] count too), the
 /// server handles what is already queued, runs `terminate` with [`Exit::Orphaned`], and
 /// ends. [`stop`](Server::stop) ends it explicitly and waits.
+#[must_use = "a server ends once its last handle is dropped: a handle that is never kept ends it at once"]
 pub struct Server<G: GenServer> {
     tx: Tx<Msg<G>>,
     life: Arc<Lifecycle>,

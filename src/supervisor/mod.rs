@@ -429,6 +429,7 @@ impl Drop for Owner {
 /// with their shutdowns) and ends, as if [`stop`](Supervisor::stop) had been called
 /// without waiting.
 #[derive(Clone)]
+#[must_use = "dropping the last Supervisor handle stops the whole tree at once: keep it, and stop it with `stop`"]
 pub struct Supervisor {
     owner: Arc<Owner>,
 }
