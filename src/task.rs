@@ -15,7 +15,9 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Poll, Wake, Waker};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -39,6 +41,9 @@ pub enum TaskError<E> {
     Aborted,
     /// [`Task::await_timeout`] gave up waiting; the task itself keeps running.
     Timeout(Duration),
+    /// The task awaited itself (a clone awaited from inside its own future), which
+    /// would wait forever. Returned at once; the task keeps running.
+    AwaitingSelf,
 }
 
 impl<E> TaskError<E> {
@@ -71,6 +76,7 @@ impl<E> Clone for TaskError<E> {
             TaskError::Panicked(p) => TaskError::Panicked(Arc::clone(p)),
             TaskError::Aborted => TaskError::Aborted,
             TaskError::Timeout(d) => TaskError::Timeout(*d),
+            TaskError::AwaitingSelf => TaskError::AwaitingSelf,
         }
     }
 }
@@ -82,6 +88,7 @@ impl<E: fmt::Debug> fmt::Debug for TaskError<E> {
             TaskError::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
             TaskError::Aborted => f.write_str("Aborted"),
             TaskError::Timeout(d) => f.debug_tuple("Timeout").field(d).finish(),
+            TaskError::AwaitingSelf => f.write_str("AwaitingSelf"),
         }
     }
 }
@@ -93,6 +100,7 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
             TaskError::Panicked(p) => write!(f, "task {p}"),
             TaskError::Aborted => f.write_str("task was aborted before it finished"),
             TaskError::Timeout(d) => write!(f, "task did not finish within {d:?} (it is still running)"),
+            TaskError::AwaitingSelf => f.write_str("a task awaited itself, which would wait forever"),
         }
     }
 }
@@ -117,6 +125,15 @@ type BoxWait<'a, T, E> = Pin<Box<dyn Future<Output = Outcome<T, E>> + Send + 'a>
 struct Slot<T, E> {
     outcome: OnceLock<Outcome<T, E>>,
     ready: Notify,
+    /// The tokio task running the future, to refuse a wait from inside it.
+    task: OnceLock<tokio::task::Id>,
+}
+
+impl<T, E> Slot<T, E> {
+    /// Whether the code running now is the task's own future (or code it polls).
+    fn is_own_task(&self) -> bool {
+        matches!((tokio::task::try_id(), self.task.get()), (Some(me), Some(task)) if me == *task)
+    }
 }
 
 impl<T, E> Slot<T, E> {
@@ -166,6 +183,10 @@ impl<T, E> Drop for Owner<T, E> {
 /// The task belongs to its handles: when the **last** clone is dropped, the task is
 /// aborted (at its next `.await`), like a JoinSet member and unlike a bare tokio
 /// `JoinHandle`, which detaches. Keep a clone alive for as long as the work matters.
+///
+/// A clone held by the task's own future counts too: a task that keeps a handle to
+/// itself is a cycle, and is not aborted when every other handle is dropped. (It cannot
+/// await that clone either: that answers [`TaskError::AwaitingSelf`].)
 ///
 /// # Panics
 ///
@@ -224,11 +245,15 @@ where
         let slot = Arc::new(Slot {
             outcome: OnceLock::new(),
             ready: Notify::new(),
+            task: OnceLock::new(),
         });
         let filler = Filler {
             slot: Arc::clone(&slot),
         };
         let handle = tokio::spawn(async move {
+            // Known before the future first runs (the spawner sets it too, but only once
+            // `spawn` returns, which on a multi-thread runtime can be later).
+            let _ = filler.slot.task.set(tokio::task::id());
             let outcome = match CatchPanic::new(future).await {
                 Ok(outcome) => outcome,
                 Err(panic) => {
@@ -238,6 +263,7 @@ where
             };
             filler.slot.fill(outcome);
         });
+        let _ = slot.task.set(handle.id());
         Self {
             owner: Arc::new(Owner {
                 slot,
@@ -266,11 +292,14 @@ where
         self.owner.abort.abort();
     }
 
-    /// Waits for the outcome.
+    /// Waits for the outcome. Works from any thread and any executor (it needs no
+    /// tokio runtime).
     ///
     /// # Errors
     ///
-    /// [`TaskError::Failed`], [`TaskError::Panicked`] or [`TaskError::Aborted`].
+    /// [`TaskError::Failed`], [`TaskError::Panicked`] or [`TaskError::Aborted`];
+    /// [`TaskError::AwaitingSelf`] at once when called from inside the task's own future
+    /// (not from another task that it waits for: that cycle is not detected).
     ///
     /// # Cancel safety
     ///
@@ -288,6 +317,9 @@ where
     /// ```
     pub async fn wait(&self) -> Result<T, TaskError<E>> {
         let slot = &self.owner.slot;
+        if slot.outcome.get().is_none() && slot.is_own_task() {
+            return Err(TaskError::AwaitingSelf);
+        }
         loop {
             let ready = slot.ready.notified();
             tokio::pin!(ready);
@@ -303,9 +335,19 @@ where
     /// Waits at most `timeout` (Elixir's `Task.await/2`; the task keeps running when the
     /// wait gives up, like `Task.yield/2`).
     ///
+    /// `Duration::ZERO` only looks: the outcome if it is known, `Timeout` otherwise.
+    /// `Duration::MAX` means no timeout at all (Elixir's `:infinity`), as
+    /// [`wait`](Task::wait). Neither arms a timer.
+    ///
     /// # Errors
     ///
-    /// [`TaskError::Timeout`] when the time runs out, or the task's own outcome.
+    /// [`TaskError::Timeout`] when the time runs out, or the task's own outcome (see
+    /// [`wait`](Task::wait), [`TaskError::AwaitingSelf`] included).
+    ///
+    /// # Panics
+    ///
+    /// A timeout other than zero and `Duration::MAX` that has to wait needs a tokio
+    /// runtime with time enabled; without one it panics, as `tokio::time::timeout`.
     ///
     /// # Cancel safety
     ///
@@ -325,7 +367,7 @@ where
     /// # }
     /// ```
     pub async fn await_timeout(&self, timeout: Duration) -> Result<T, TaskError<E>> {
-        match tokio::time::timeout(timeout, self.wait()).await {
+        match crate::deadline::within(timeout, self.wait()).await {
             Ok(outcome) => outcome,
             Err(_) => Err(TaskError::Timeout(timeout)),
         }
@@ -336,7 +378,8 @@ where
     ///
     /// # Panics
     ///
-    /// When the task failed, panicked (the message is repeated) or was aborted.
+    /// When the task failed, panicked (the message is repeated) or was aborted, and at
+    /// once when called from inside the task's own future ([`TaskError::AwaitingSelf`]).
     pub async fn must_await(self) -> T
     where
         E: fmt::Display,
@@ -376,9 +419,13 @@ where
     /// one fails or panics (not after slower earlier tasks), and then **aborts the
     /// others** (through these handles; clones elsewhere see [`TaskError::Aborted`]).
     ///
+    /// Each task's wait is polled only when that task wakes it, so waiting for `n` tasks
+    /// costs O(n) in all, as a loop over tokio `JoinHandle`s does.
+    ///
     /// # Errors
     ///
-    /// The first error observed.
+    /// The first error observed ([`TaskError::AwaitingSelf`] at once when the calling
+    /// task is one of `tasks`; it is not aborted then, the others are).
     ///
     /// # Cancel safety
     ///
@@ -404,30 +451,67 @@ where
             .iter()
             .map(|t| Some(Box::pin(t.wait()) as BoxWait<'_, T, E>))
             .collect();
+        // Each wait gets a waker of its own that queues its index: a wake polls only the
+        // waits that were woken, so n tasks cost O(n) polls in all, not O(n) per wake.
+        let woken = Arc::new(Woken {
+            state: Mutex::new(WokenState {
+                // Every wait is polled once to begin with.
+                indices: (0..tasks.len()).collect(),
+                waker: None,
+            }),
+        });
+        let wakers: Vec<(Arc<WaitWaker>, Waker)> = (0..tasks.len())
+            .map(|index| {
+                let own = Arc::new(WaitWaker {
+                    index,
+                    queued: AtomicBool::new(true),
+                    woken: Arc::clone(&woken),
+                });
+                (Arc::clone(&own), Waker::from(own))
+            })
+            .collect();
         let mut pending = tasks.len();
+        let mut batch = Vec::new();
         let failure = std::future::poll_fn(|cx| {
-            for (i, slot) in waits.iter_mut().enumerate() {
-                let Some(wait) = slot else { continue };
-                if let std::task::Poll::Ready(outcome) = wait.as_mut().poll(cx) {
-                    *slot = None;
+            {
+                let mut state = woken.lock();
+                if !state.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    state.waker = Some(cx.waker().clone());
+                }
+                std::mem::swap(&mut batch, &mut state.indices);
+            }
+            // One batch per poll: a wait woken meanwhile (even by its own poll) has woken
+            // this future again through the waker just stored, so nothing is missed and
+            // nothing spins here.
+            for index in batch.drain(..) {
+                let Some(wait) = &mut waits[index] else { continue };
+                let (flag, waker) = &wakers[index];
+                // Cleared before the poll, so a wake during or after it queues again.
+                flag.queued.store(false, Ordering::Release);
+                let mut own = std::task::Context::from_waker(waker);
+                if let Poll::Ready(outcome) = wait.as_mut().poll(&mut own) {
+                    waits[index] = None;
                     pending -= 1;
                     match outcome {
-                        Ok(value) => values[i] = Some(value),
-                        Err(error) => return std::task::Poll::Ready(Some(error)),
+                        Ok(value) => values[index] = Some(value),
+                        Err(error) => return Poll::Ready(Some(error)),
                     }
                 }
             }
             if pending == 0 {
-                std::task::Poll::Ready(None)
+                Poll::Ready(None)
             } else {
-                std::task::Poll::Pending
+                Poll::Pending
             }
         })
         .await;
         drop(waits);
         if let Some(error) = failure {
             for task in &tasks {
-                task.abort();
+                // A task never aborts itself from here (it may have awaited itself).
+                if !task.owner.slot.is_own_task() {
+                    task.abort();
+                }
             }
             return Err(error);
         }
@@ -435,6 +519,54 @@ where
             .into_iter()
             .map(|v| v.expect("every task finished"))
             .collect())
+    }
+}
+
+/// The indices of the waits in [`Task::await_all`] that were woken since the last poll,
+/// and the waker of the `await_all` future itself.
+struct Woken {
+    state: Mutex<WokenState>,
+}
+
+struct WokenState {
+    indices: Vec<usize>,
+    waker: Option<Waker>,
+}
+
+impl Woken {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WokenState> {
+        // Nothing panics while the lock is held; a poisoned lock still holds good data.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The waker of one wait in [`Task::await_all`]: queues its index (once until polled)
+/// and wakes the `await_all` future.
+struct WaitWaker {
+    index: usize,
+    queued: AtomicBool,
+    woken: Arc<Woken>,
+}
+
+impl Wake for WaitWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.queued.swap(true, Ordering::AcqRel) {
+            return; // already queued, not yet polled
+        }
+        let waker = {
+            let mut state = self.woken.lock();
+            state.indices.push(self.index);
+            state.waker.clone()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
