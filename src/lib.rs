@@ -13,12 +13,15 @@
 //! ├─ yes: must all of it succeed, and should the first failure stop the rest?
 //! │   ├─ yes, side effects only ............ Group            (errgroup)
 //! │   ├─ yes, with values in input order ... ResultGroup, try_map
-//! │   └─ no, I want every error ............ Group::wait_all / ResultGroup::wait_outcomes
+//! │   ├─ no, I want every error ............ Group::wait_all / ResultGroup::wait_outcomes
+//! │   ├─ no, values *and* errors ........... ResultGroup::wait_values_and_errors
+//! │   └─ members submit more work .......... group::Spawner (never waits)
 //! ├─ one computation whose result several parties await ... Task<T> (await_all, map)
 //! ├─ no: it is long-running
 //! │   ├─ it has a run(cancel) lifecycle ..... Runner (+ Exclusive if it can't run twice)
 //! │   ├─ it is state others read and change . Agent<S> (update / cast / get_with)
-//! │   ├─ it is a service with a typed protocol  GenServer (call / cast, init, terminate)
+//! │   ├─ it is a service with a typed protocol  GenServer (call / cast, init, terminate;
+//! │   │                                        HandleInfo for timers and other messages)
 //! │   └─ it must be restarted when it crashes . Supervisor (strategies, intensity,
 //! │                                            backoff, nested trees, snapshots);
 //! │                                            ChildSpec::agent / ::gen_server give
