@@ -158,15 +158,18 @@ impl<T, E> Drop for Filler<T, E> {
     }
 }
 
-/// Aborts the task when the last handle goes away.
+/// Aborts the task when the last handle goes away, unless it was detached.
 struct Owner<T, E> {
     slot: Arc<Slot<T, E>>,
     abort: AbortHandle,
+    detached: std::sync::atomic::AtomicBool,
 }
 
 impl<T, E> Drop for Owner<T, E> {
     fn drop(&mut self) {
-        self.abort.abort();
+        if !self.detached.load(std::sync::atomic::Ordering::Acquire) {
+            self.abort.abort();
+        }
     }
 }
 
@@ -191,6 +194,7 @@ impl<T, E> Drop for Owner<T, E> {
 /// # Panics
 ///
 /// [`Task::spawn`] panics outside a tokio runtime.
+#[must_use = "a task is aborted when its last handle is dropped: keep it and await it, or `detach` it"]
 pub struct Task<T, E = BoxError> {
     owner: Arc<Owner<T, E>>,
 }
@@ -268,8 +272,40 @@ where
             owner: Arc::new(Owner {
                 slot,
                 abort: handle.abort_handle(),
+                detached: std::sync::atomic::AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Lets the task run to its end with no handle to own it, as a dropped tokio
+    /// `JoinHandle` does: dropping this and every other handle no longer aborts it. Its
+    /// outcome is then seen only by clones still held (a panic is still caught, and
+    /// logged at debug level). The task still ends with its runtime.
+    ///
+    /// Use it for work whose result nobody needs; anything that must be waited for
+    /// belongs to an owner (keep the `Task`, or run it in a [`Group`](crate::Group)).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let done = Arc::new(AtomicBool::new(false));
+    /// let flag = Arc::clone(&done);
+    /// let task: steadfast::Task<(), String> = steadfast::Task::spawn(async move {
+    ///     tokio::task::yield_now().await;
+    ///     flag.store(true, Ordering::SeqCst);
+    ///     Ok(())
+    /// });
+    /// task.detach(); // without it, dropping the handle would abort the task here
+    /// while !done.load(Ordering::SeqCst) {
+    ///     tokio::task::yield_now().await;
+    /// }
+    /// # }
+    /// ```
+    pub fn detach(self) {
+        self.owner
+            .detached
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether the outcome is known (finished, failed, panicked or aborted).

@@ -512,3 +512,26 @@ async fn await_all_over_thousands_fails_fast_on_the_last_one() {
     let values = Task::await_all(tasks).await.unwrap();
     assert_eq!(values, (0..2_000).collect::<Vec<_>>());
 }
+
+/// `detach`: dropping every handle no longer aborts the task; it runs to its end and its
+/// tokio task is then gone.
+#[tokio::test]
+async fn a_detached_task_runs_to_its_end_without_a_handle() {
+    let before = common::alive_tasks();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (finished, done) = tokio::sync::oneshot::channel::<()>();
+    let task: Task<(), String> = Task::spawn(async move {
+        let _ = released.await;
+        let _ = finished.send(());
+        Ok(())
+    });
+    let other = task.clone();
+    task.detach();
+    drop(other); // the last handle: not an abort any more
+    release.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), done)
+        .await
+        .expect("the detached task never finished")
+        .expect("the detached task was aborted");
+    assert_eq!(common::settle_alive_tasks(before).await, before);
+}
