@@ -1,4 +1,4 @@
-//! Seed 003, the parts that have landed: a counter agent, word frequencies read with
+//! Elixir's Agent and Task: a counter agent, word frequencies read with
 //! `get_with`, three concurrent fetches with `Task::await_all`, and `map`.
 //!
 //! ```text

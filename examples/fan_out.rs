@@ -1,4 +1,4 @@
-//! Seed 001: fan a request out to specialists, at most a few at a time; the first
+//! errgroup's fan-out: fan a request out to specialists, at most a few at a time; the first
 //! failure cancels the rest. Then the same with every error collected.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! Seed 000: a service made of runners, run as one group with one shutdown token.
+//! Go's runner pattern: a service made of runners, run as one group with one shutdown token.
 //!
 //! Three runners share the `run(cancel) -> Result` contract: a heartbeat that ticks until
 //! cancelled, a cache refresher, and a watchdog that fails after a while. The first

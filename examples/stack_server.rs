@@ -1,4 +1,4 @@
-//! Seed 003's stack server: a GenServer with a tagged request type, a bounded mailbox,
+//! OTP's stack server: a GenServer with a tagged request type, a bounded mailbox,
 //! a crash reported to the caller that caused it, and a graceful stop.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! Seed 002: a worker consuming a queue panics on a malformed payload. Instead of the
+//! The queue-worker problem: a worker consuming a queue panics on a malformed payload. Instead of the
 //! service degrading until someone restarts the binary, a supervisor restarts the
 //! worker with exponential backoff, and the message it held is put back.
 //!

@@ -1,4 +1,4 @@
-//! Seed 003's producer/consumer under OneForAll, inside a two-level tree whose snapshot
+//! A producer/consumer pair under OneForAll, inside a two-level tree whose snapshot
 //! is printed as it runs. When the consumer crashes, the producer is restarted with it,
 //! so the channel between them is rebuilt and no side holds a dead end.
 //!

@@ -1,6 +1,6 @@
 //! Task runners in four scenes: `cargo run --example task_runners`.
 //!
-//! 1. Seed 004: a counter and a cache owned by a sequence (no lock: the sequence is the
+//! 1. Chromium's sequences: a counter and a cache owned by a sequence (no lock: the sequence is the
 //!    lock), read and written from many threads by posting to it (`SequenceBound`).
 //! 2. A "database" service on a single-thread runner (thread-affine connection).
 //! 3. Batch processing with a parallel runner: at most 4 items at once, no extra thread.

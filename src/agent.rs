@@ -288,7 +288,7 @@ impl<S: Send + 'static> Agent<S> {
         self.get_and_update(f).await
     }
 
-    /// Returns a projection of the state (the seed's `GetWith`), without cloning the
+    /// Returns a projection of the state (Elixir's `Agent.get/2` with a function), without cloning the
     /// whole state.
     ///
     /// # Errors

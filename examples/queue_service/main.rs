@@ -1,4 +1,4 @@
-//! The main job: a supervised queue service that loses nothing (seed 002's problem).
+//! The main job: a supervised queue service that loses nothing (a worker that panics on a malformed payload must not lose messages).
 //!
 //! A worker processing messages from a queue panics on a malformed payload. Here the
 //! parser workers run under a supervisor that restarts them with backoff; the message a

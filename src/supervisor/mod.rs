@@ -40,7 +40,7 @@
 //! * Intensity **3 restarts in 5 s** (Elixir's default). OTP's 1 in 5 s gives up on the
 //!   second crash of a flaky dependency; 3 in 5 s rides out a short burst yet still
 //!   escalates a crash loop within seconds.
-//! * Restart type **Transient** (the seed contract: `Ok` is a clean exit, `Err` or a
+//! * Restart type **Transient** (the supervision contract: `Ok` is a clean exit, `Err` or a
 //!   panic a crash); shutdown **5 s then abort** for workers, **infinity** for nested
 //!   supervisors (they bound their own children's shutdowns).
 //! * Backoff **none**, reset after the child stayed up **10 s**; abort grace **1 s**.

@@ -133,7 +133,7 @@ pub enum Backoff {
     None,
     /// The same delay every time.
     Constant(Duration),
-    /// `step × (attempt + 1)`, capped at `max` (seed 002).
+    /// `step × (attempt + 1)`, capped at `max`.
     Linear {
         /// Added per attempt.
         step: Duration,

@@ -15,7 +15,7 @@ pub(crate) type StartFn = Arc<dyn Fn(CancellationToken) -> ChildFuture + Send + 
 /// When a child that exited is started again.
 ///
 /// An exit is *clean* when the child returned `Ok(())`, and a *crash* when it returned
-/// `Err` or panicked (the seed contract; OTP's `normal`/`shutdown` vs. other reasons).
+/// `Err` or panicked (the supervision contract: `Ok` is a clean exit; OTP's `normal`/`shutdown` vs. other reasons).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
