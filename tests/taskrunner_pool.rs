@@ -30,6 +30,49 @@ fn zero_workers_is_a_typed_error() {
     assert!(err.to_string().contains("at least 1 worker"));
 }
 
+// Issue 12, defect 4: a NUL byte in a thread name used to panic inside std's thread
+// builder; the constructors return `Result`, so it is a typed error.
+#[test]
+fn a_nul_byte_in_a_thread_name_is_a_typed_error() {
+    let err = ThreadPool::builder()
+        .name("io\0pool")
+        .workers(1)
+        .build()
+        .unwrap_err();
+    assert!(matches!(&err, BuildError::InvalidThreadName { name } if name == "io\0pool"));
+    assert!(err.to_string().contains("NUL"), "{err}");
+    let err = steadfast::taskrunner::SingleThreadTaskRunner::new("ui\0").unwrap_err();
+    assert!(matches!(err, BuildError::InvalidThreadName { .. }));
+    let err = steadfast::taskrunner::SingleThreadTaskRunner::with_options("\0", TaskTraits::default(), None)
+        .unwrap_err();
+    assert!(matches!(err, BuildError::InvalidThreadName { .. }));
+    // Runner names are not thread names: a NUL byte there is fine.
+    let pool = pool("t-nul", 1);
+    let seq = pool.sequenced_runner_named("a\0b", TaskTraits::default());
+    seq.post_task(|| ()).unwrap();
+    seq.wait_idle().unwrap();
+}
+
+// Issue 12, defect 5: a parallel runner asked of a closed pool used to be `Ok` and refuse
+// every post.
+#[test]
+fn a_parallel_runner_of_a_closed_pool_is_a_typed_error() {
+    let pool = pool("t-parclosed", 1);
+    pool.shutdown();
+    let err = pool.parallel_runner(2, TaskTraits::default()).unwrap_err();
+    assert!(matches!(&err, BuildError::PoolClosed { pool } if pool == "t-parclosed"));
+    assert!(err.to_string().contains("shut down"), "{err}");
+    assert!(matches!(
+        pool.parallel_runner_named("p", 2, TaskTraits::default()),
+        Err(BuildError::PoolClosed { .. })
+    ));
+    // A zero limit is still reported as such, closed pool or not.
+    assert!(matches!(
+        pool.parallel_runner(0, TaskTraits::default()),
+        Err(BuildError::ZeroConcurrency)
+    ));
+}
+
 // go-task-runner: TestSequencedTaskRunner_Order — tasks run in post order.
 #[test]
 fn sequence_runs_in_post_order_across_workers() {

@@ -442,3 +442,75 @@ fn reply_skipped_when_task_panics_and_dropped_when_reply_runner_closed() {
     let err = worker.post_task_and_reply(|| (), || (), &ui).unwrap_err();
     assert!(matches!(err, PostError::ReplyRunnerClosed { .. }));
 }
+
+/// A pool whose panic handler counts every report.
+fn pool_counting_panics(name: &str) -> (ThreadPool, Arc<AtomicUsize>) {
+    let panics = Arc::new(AtomicUsize::new(0));
+    let seen = panics.clone();
+    let pool = ThreadPool::builder()
+        .name(name)
+        .workers(1)
+        .panic_handler(move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    (pool, panics)
+}
+
+// Issue 12, defect 3: `Duration::MAX` as an interval or a first delay used to overflow
+// `Instant + Duration` in the caller, or (after a first run at once) inside the runner,
+// where the crate's own panic was reported as the user's and the handle kept saying
+// "running".
+#[test]
+fn huge_repeating_durations_saturate_instead_of_panicking() {
+    let (pool, panics) = pool_counting_panics("d-huge");
+    let (all, _owner) = runners(&pool, "d-huge-st");
+    for runner in all {
+        for options in [
+            Repeating::every(Duration::MAX),
+            Repeating::every(Duration::from_millis(1)).initial_delay(Duration::MAX),
+            Repeating::every(Duration::MAX).fixed_rate(),
+        ] {
+            let handle = runner.post_repeating_task_with(options, || ()).unwrap();
+            assert!(!handle.is_stopped(), "{runner:?} {options:?}");
+            handle.stop();
+            assert_eq!(handle.stop_reason(), Some(RepeatStop::Stopped));
+        }
+        let handle = runner
+            .post_repeating_task_with_initial_delay(|| (), Duration::MAX, Duration::MAX)
+            .unwrap();
+        assert!(!handle.is_stopped());
+        drop(handle);
+
+        // First run at once, the next one "never": the run happens, nothing is reported,
+        // and the handle still tells the truth.
+        for options in [
+            Repeating::every(Duration::MAX).initial_delay(Duration::ZERO),
+            Repeating::every(Duration::MAX)
+                .initial_delay(Duration::ZERO)
+                .fixed_rate(),
+        ] {
+            let (tx, rx) = mpsc::channel();
+            let handle = runner
+                .post_repeating_task_with(options, move || {
+                    let _ = tx.send(());
+                })
+                .unwrap();
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("the first run happens at once");
+            runner.wait_idle().unwrap(); // the run and its rescheduling are over
+            assert_eq!(handle.run_count(), 1);
+            assert_eq!(handle.panic_count(), 0, "{runner:?} {options:?}");
+            assert!(!handle.is_stopped(), "the repetition is still scheduled");
+            assert_eq!(handle.stop_reason(), None);
+            handle.stop();
+            assert!(handle.is_stopped());
+        }
+    }
+    assert_eq!(
+        panics.load(Ordering::SeqCst),
+        0,
+        "no panic may be reported: no user code panicked"
+    );
+}

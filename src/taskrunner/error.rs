@@ -52,6 +52,18 @@ pub enum BuildError {
         /// The pool's name.
         pool: String,
     },
+    /// A thread name with a NUL byte: the operating system cannot take it.
+    #[error("thread name {name:?} contains a NUL byte; thread names cannot hold one")]
+    InvalidThreadName {
+        /// The name as given.
+        name: String,
+    },
+    /// [`max_best_effort_tasks(0)`](crate::taskrunner::ThreadPoolBuilder::max_best_effort_tasks)
+    /// would never run a best-effort task.
+    #[error(
+        "a thread pool needs max_best_effort_tasks of at least 1: with 0 no best-effort task would ever run"
+    )]
+    ZeroBestEffortTasks,
     /// The operating system refused to start a thread.
     #[error("could not start thread `{thread}`: {source}")]
     Spawn {
@@ -93,4 +105,15 @@ pub enum GlobalPoolError {
     /// Building the pool failed.
     #[error(transparent)]
     Build(#[from] BuildError),
+}
+
+/// Checks a name that will become a thread's name (the OS refuses a NUL byte in it; std
+/// would panic).
+pub(crate) fn check_thread_name(name: &str) -> Result<(), BuildError> {
+    if name.contains('\0') {
+        return Err(BuildError::InvalidThreadName {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
 }

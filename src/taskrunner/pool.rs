@@ -17,7 +17,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::context;
 use super::delayed::{Target, Timer};
-use super::error::{BuildError, PostError, WaitIdleError};
+use super::error::{BuildError, PostError, WaitIdleError, check_thread_name};
 use super::gate::{Admission, Gate};
 use super::panic_handler::{PanicHandler, TaskPanic, default_handler, discard, run_task};
 use super::parallel::ParallelTaskRunner;
@@ -580,8 +580,9 @@ impl ThreadPoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`BuildError::ZeroWorkers`] for `workers(0)`; [`BuildError::Spawn`] when the OS
-    /// refuses a thread (the threads already started are stopped and joined).
+    /// [`BuildError::ZeroWorkers`] for `workers(0)`; [`BuildError::InvalidThreadName`]
+    /// for a name with a NUL byte; [`BuildError::Spawn`] when the OS refuses a thread (the
+    /// threads already started are stopped and joined).
     pub fn build(self) -> Result<ThreadPool, BuildError> {
         let workers = self
             .workers
@@ -589,6 +590,9 @@ impl ThreadPoolBuilder {
         if workers == 0 {
             return Err(BuildError::ZeroWorkers);
         }
+        // Checked once here: every thread of the pool (`name-0`, `name-timer`, the extra
+        // `name-blocking` workers started later) is named after it.
+        check_thread_name(&self.name)?;
         let name: Arc<str> = self.name.into();
         let inner = Arc::new(PoolInner {
             id: next_id(),
@@ -700,7 +704,8 @@ impl ThreadPool {
     ///
     /// # Errors
     ///
-    /// [`BuildError::ZeroConcurrency`] for a limit of 0.
+    /// [`BuildError::ZeroConcurrency`] for a limit of 0; [`BuildError::PoolClosed`] once
+    /// the pool is shut down.
     pub fn parallel_runner(
         &self,
         max_concurrency: usize,
@@ -714,7 +719,7 @@ impl ThreadPool {
     ///
     /// # Errors
     ///
-    /// [`BuildError::ZeroConcurrency`] for a limit of 0.
+    /// As for [`parallel_runner`](Self::parallel_runner).
     pub fn parallel_runner_named(
         &self,
         name: impl Into<String>,
@@ -723,6 +728,11 @@ impl ThreadPool {
     ) -> Result<ParallelTaskRunner, BuildError> {
         if max_concurrency == 0 {
             return Err(BuildError::ZeroConcurrency);
+        }
+        if self.inner.is_closed() {
+            return Err(BuildError::PoolClosed {
+                pool: self.inner.name.to_string(),
+            });
         }
         let name: String = name.into();
         Ok(ParallelTaskRunner::from_source(Source::new(

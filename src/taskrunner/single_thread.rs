@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::context::{self, Enter};
 use super::delayed::DelayHeap;
-use super::error::{BuildError, PostError, WaitIdleError};
+use super::error::{BuildError, PostError, WaitIdleError, check_thread_name};
 use super::panic_handler::{PanicHandler, TaskPanic, default_handler, discard, run_task};
 use super::runner::{RunnerHandle, TaskRunner};
 use super::source::far_future;
@@ -266,8 +266,16 @@ pub struct SingleThreadTaskRunner {
 impl SingleThreadTaskRunner {
     /// Starts a runner with default traits; its thread is named `name`.
     ///
+    /// ```
+    /// use steadfast::taskrunner::{BuildError, SingleThreadTaskRunner};
+    ///
+    /// let err = SingleThreadTaskRunner::new("bad\0name").unwrap_err();
+    /// assert!(matches!(err, BuildError::InvalidThreadName { .. }));
+    /// ```
+    ///
     /// # Errors
     ///
+    /// [`BuildError::InvalidThreadName`] for a name with a NUL byte;
     /// [`BuildError::Spawn`] when the OS refuses the thread.
     pub fn new(name: impl Into<String>) -> Result<Self, BuildError> {
         Self::with_options(name, TaskTraits::default(), None)
@@ -278,6 +286,7 @@ impl SingleThreadTaskRunner {
     ///
     /// # Errors
     ///
+    /// [`BuildError::InvalidThreadName`] for a name with a NUL byte;
     /// [`BuildError::Spawn`] when the OS refuses the thread.
     pub fn with_options(
         name: impl Into<String>,
@@ -285,6 +294,7 @@ impl SingleThreadTaskRunner {
         panic_handler: Option<Arc<dyn Fn(TaskPanic) + Send + Sync + 'static>>,
     ) -> Result<Self, BuildError> {
         let name: String = name.into();
+        check_thread_name(&name)?;
         let shared = Arc::new_cyclic(|me| Shared {
             id: next_id(),
             name: name.as_str().into(),
