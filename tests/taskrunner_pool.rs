@@ -226,6 +226,111 @@ fn best_effort_is_not_starved_by_endless_user_blocking_work() {
     hot.wait_idle().unwrap();
 }
 
+// Issue 12, defect 2: both workers of a 2-worker pool running long best-effort tasks kept
+// user-blocking work waiting until one of them ended. Chromium's "TooManyBestEffortTasks
+// doesn't prevent USER_VISIBLE tasks from running", in our terms.
+#[test]
+fn long_best_effort_tasks_leave_a_worker_for_user_blocking_work() {
+    let pool = pool("t-becap", 2);
+    assert_eq!(pool.max_best_effort_tasks(), 1, "default: half the workers");
+    let mut gates = [Gate::new(), Gate::new()];
+    for gate in &mut gates {
+        pool.post_task_with_traits(TaskTraits::best_effort(), gate.task())
+            .unwrap();
+    }
+    // Best-effort work on a runner counts the same way.
+    let background = pool.sequenced_runner(TaskTraits::best_effort());
+    let (be_tx, be_rx) = mpsc::channel();
+    background.post_task(move || be_tx.send(()).unwrap()).unwrap();
+    gates[0].wait_entered();
+    let (tx, rx) = mpsc::channel();
+    for traits in [TaskTraits::user_blocking(), TaskTraits::default()] {
+        let to_pool = tx.clone();
+        pool.post_task_with_traits(traits, move || to_pool.send(()).unwrap())
+            .unwrap();
+        let seq = pool.sequenced_runner(traits);
+        let to_seq = tx.clone();
+        seq.post_task(move || to_seq.send(()).unwrap()).unwrap();
+    }
+    for _ in 0..4 {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("foreground work ran while a best-effort task held a worker");
+    }
+    assert!(
+        be_rx.try_recv().is_err(),
+        "the second best-effort item waits for the first one's slot"
+    );
+    gates[0].open();
+    gates[1].wait_entered();
+    gates[1].open();
+    be_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("queued best-effort work runs once a slot is free");
+    pool.wait_idle().unwrap();
+}
+
+#[test]
+fn best_effort_concurrency_never_exceeds_the_cap() {
+    let pool = ThreadPool::builder()
+        .name("t-becount")
+        .workers(4)
+        .max_best_effort_tasks(2)
+        .build()
+        .unwrap();
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let mut releases = Vec::new();
+    for _ in 0..20 {
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        releases.push(release_tx);
+        let (running, most, entered) = (running.clone(), most.clone(), entered_tx.clone());
+        pool.post_task_with_traits(TaskTraits::best_effort(), move || {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            entered.send(()).unwrap();
+            let _ = release_rx.recv_timeout(Duration::from_secs(10));
+            running.fetch_sub(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    let started = || {
+        entered_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a best-effort task started")
+    };
+    started();
+    started();
+    // Two workers are free: foreground work still runs meanwhile.
+    let (tx, rx) = mpsc::channel();
+    pool.post_task_with_traits(TaskTraits::user_blocking(), move || tx.send(()).unwrap())
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    // Best-effort tasks start in post order, the next one when a running one ends.
+    for (i, release) in releases.iter().enumerate() {
+        release.send(()).unwrap();
+        if i + 2 < 20 {
+            started();
+        }
+    }
+    pool.wait_idle_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        2,
+        "at most the cap, and the cap was reached"
+    );
+}
+
+#[test]
+fn a_best_effort_cap_of_zero_is_a_typed_error() {
+    let err = ThreadPool::builder()
+        .max_best_effort_tasks(0)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, BuildError::ZeroBestEffortTasks));
+    assert!(err.to_string().contains("max_best_effort_tasks"));
+}
+
 // go-task-runner: TestThreadPool_PanicRecovery.
 #[test]
 fn panic_goes_to_handler_and_worker_survives() {

@@ -39,7 +39,10 @@
 //!   most 32 tasks per turn. Starvation: every eighth pick of each worker looks at the
 //!   lowest priority first, so best-effort work always gets one pick in eight; since a
 //!   pick may be a whole turn (up to 32 tasks, or one long task), that share is counted
-//!   in picks, not in time (there is no aging).
+//!   in picks, not in time (there is no aging). The other way round, at most
+//!   [`max_best_effort_tasks`](ThreadPoolBuilder::max_best_effort_tasks) best-effort items
+//!   run at once (default: half the workers), so long best-effort work never holds every
+//!   worker while foreground work waits.
 //! * **Blocking**: a task whose traits say [`may_block`](TaskTraits::may_block) marks
 //!   its blocking part with a [`ScopedBlockingCall`]; meanwhile the pool starts an extra
 //!   worker (capped, joined at shutdown, gone once idle and no longer needed), so a pool

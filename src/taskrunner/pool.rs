@@ -76,6 +76,12 @@ pub(crate) struct PoolInner {
     threads: Mutex<Vec<JoinHandle<()>>>,
     join_serial: Mutex<()>,
     max_blocking_workers: usize,
+    /// Best-effort items (tasks or turns) that may run at once while the pool is open
+    /// (Chromium's `max_best_effort_tasks`), so that best-effort work never holds every
+    /// worker and foreground work waits for one.
+    max_best_effort: usize,
+    /// Best-effort items running now, each holding one of `max_best_effort` slots.
+    best_effort_running: Padded<AtomicUsize>,
 }
 
 #[derive(PartialEq, Eq)]
@@ -117,6 +123,16 @@ impl PoolInner {
 
     fn all_empty(&self) -> bool {
         self.queues.iter().all(|(_, rx)| rx.is_empty())
+    }
+
+    /// Whether a worker could take an item now: foreground work is queued, or best-effort
+    /// work is and a best-effort slot is free (or the pool is closing, which lifts the cap).
+    fn has_runnable(&self) -> bool {
+        !self.queues[2].1.is_empty()
+            || !self.queues[1].1.is_empty()
+            || (!self.queues[0].1.is_empty()
+                && (self.best_effort_running.load(Ordering::SeqCst) < self.max_best_effort
+                    || self.is_closed()))
     }
 
     /// Puts a work item in its priority queue and wakes a worker if needed.
@@ -174,13 +190,59 @@ impl PoolInner {
         self.finish_tasks(finished);
     }
 
-    fn pop(&self, picks: u32) -> Option<Item> {
-        let order: [usize; 3] = if picks % SHARE_PERIOD == SHARE_PERIOD - 1 {
-            [0, 1, 2]
-        } else {
-            [2, 1, 0]
-        };
-        order.iter().find_map(|&i| self.queues[i].1.try_recv().ok())
+    /// The next item, and whether it holds a best-effort slot (to give back once it ran).
+    fn pop(&self, picks: u32) -> Option<(Item, bool)> {
+        if picks % SHARE_PERIOD == SHARE_PERIOD - 1 {
+            // The best-effort share: lowest priority first (still within its cap).
+            if let Some(found) = self.pop_best_effort() {
+                return Some(found);
+            }
+            return [1, 2]
+                .iter()
+                .find_map(|&i| self.queues[i].1.try_recv().ok())
+                .map(|item| (item, false));
+        }
+        if let Some(item) = [2, 1].iter().find_map(|&i| self.queues[i].1.try_recv().ok()) {
+            return Some((item, false));
+        }
+        self.pop_best_effort()
+    }
+
+    /// A best-effort item, if one is queued and a best-effort slot is free. While the pool
+    /// closes there is no cap: skipped tasks must be dropped and block-shutdown ones run
+    /// (Chromium likewise raises block-shutdown best-effort work at shutdown).
+    fn pop_best_effort(&self) -> Option<(Item, bool)> {
+        let queue = &self.queues[0].1;
+        if queue.is_empty() {
+            return None;
+        }
+        if self.is_closed() {
+            return queue.try_recv().ok().map(|item| (item, false));
+        }
+        if self.best_effort_running.fetch_add(1, Ordering::SeqCst) >= self.max_best_effort {
+            self.best_effort_running.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        match queue.try_recv() {
+            Ok(item) => Some((item, true)),
+            Err(_) => {
+                self.best_effort_running.fetch_sub(1, Ordering::SeqCst);
+                None
+            }
+        }
+    }
+
+    /// A best-effort item ended: its slot is free. Best-effort work still queued gets a
+    /// sleeping worker (this one may go on with foreground work). Dekker-style with
+    /// `sleep`: that side registers as a sleeper, fences and looks at the count; this side
+    /// frees a slot, fences and looks at the sleepers, so one of them sees the other.
+    #[cold]
+    fn end_best_effort(&self) {
+        self.best_effort_running.fetch_sub(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 && !self.queues[0].1.is_empty() {
+            self.wake_one();
+        }
     }
 
     fn finish_tasks(&self, count: usize) {
@@ -220,9 +282,9 @@ impl PoolInner {
         let mut picks: u32 = 0;
         let mut done = 0;
         loop {
-            if let Some(item) = self.pop(picks) {
+            if let Some((item, best_effort)) = self.pop(picks) {
                 picks = picks.wrapping_add(1);
-                if self.sleepers.load(Ordering::Relaxed) > 0 && !self.all_empty() {
+                if self.sleepers.load(Ordering::Relaxed) > 0 && self.has_runnable() {
                     self.wake_one();
                 }
                 match item {
@@ -247,6 +309,9 @@ impl PoolInner {
                         context::set_may_block(source.traits().get_may_block());
                         source.run_turn();
                     }
+                }
+                if best_effort {
+                    self.end_best_effort();
                 }
                 continue;
             }
@@ -278,7 +343,7 @@ impl PoolInner {
 
     fn spin(&self) -> bool {
         for i in 0..SPINS {
-            if !self.all_empty() || self.is_closed() {
+            if self.has_runnable() || self.is_closed() {
                 return true;
             }
             if i < SPINS / 2 {
@@ -300,7 +365,7 @@ impl PoolInner {
         }
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if !self.all_empty() || self.gate.is_closed() {
+        if self.has_runnable() || self.gate.is_closed() {
             // No notifier can have granted us a wake-up: we held the lock throughout.
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
             return AfterSleep::Work;
@@ -473,7 +538,9 @@ impl Drop for Owner {
 ///   pool itself or one *turn* of a runner (up to 32 of its tasks). Higher priorities go
 ///   first, except that every eighth pick of each worker looks at the lowest priority
 ///   first, so best-effort work is never starved forever and never takes more than that
-///   share away from higher priorities while they have work.
+///   share away from higher priorities while they have work. At most
+///   [`max_best_effort_tasks`](ThreadPoolBuilder::max_best_effort_tasks) best-effort items
+///   run at once, so best-effort work never holds every worker.
 /// * **Panics** in tasks go to the pool's [`PanicHandler`]; the worker lives on.
 /// * **Shutdown** ([`shutdown`](Self::shutdown)): intake closes on the pool and every
 ///   runner on it; queued tasks are dropped unless their traits say `BlockShutdown` (those
@@ -512,6 +579,7 @@ pub struct ThreadPoolBuilder {
     workers: Option<usize>,
     handler: Option<PanicHandler>,
     max_blocking_workers: usize,
+    max_best_effort_tasks: Option<usize>,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -521,6 +589,7 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("workers", &self.workers)
             .field("custom_panic_handler", &self.handler.is_some())
             .field("max_blocking_workers", &self.max_blocking_workers)
+            .field("max_best_effort_tasks", &self.max_best_effort_tasks)
             .finish()
     }
 }
@@ -556,6 +625,32 @@ impl ThreadPoolBuilder {
         self
     }
 
+    /// At most this many [`BestEffort`](super::TaskPriority::BestEffort) items (pool tasks
+    /// or runner turns) run at once (Chromium's `max_best_effort_tasks`), so that long
+    /// best-effort work never holds every worker while user-blocking work waits. Default:
+    /// half the workers, at least 1 (Chromium uses 2, next to a separate foreground group;
+    /// steadfast has one group, so the cap scales with it). Best-effort work beyond the
+    /// cap waits in its queue; a best-effort task blocked in a
+    /// [`ScopedBlockingCall`](super::ScopedBlockingCall) still holds its slot. During
+    /// shutdown there is no cap.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{BuildError, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(4).max_best_effort_tasks(1).build()?;
+    /// assert_eq!(pool.max_best_effort_tasks(), 1);
+    /// assert_eq!(ThreadPool::builder().workers(4).build()?.max_best_effort_tasks(), 2);
+    /// assert!(matches!(
+    ///     ThreadPool::builder().max_best_effort_tasks(0).build(),
+    ///     Err(BuildError::ZeroBestEffortTasks)
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_best_effort_tasks(mut self, max: usize) -> Self {
+        self.max_best_effort_tasks = Some(max);
+        self
+    }
+
     /// Where panics of tasks go (default: a `tracing` error with runner and message).
     ///
     /// ```
@@ -580,7 +675,8 @@ impl ThreadPoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`BuildError::ZeroWorkers`] for `workers(0)`; [`BuildError::InvalidThreadName`]
+    /// [`BuildError::ZeroWorkers`] for `workers(0)`, [`BuildError::ZeroBestEffortTasks`]
+    /// for `max_best_effort_tasks(0)`; [`BuildError::InvalidThreadName`]
     /// for a name with a NUL byte; [`BuildError::Spawn`] when the OS refuses a thread (the
     /// threads already started are stopped and joined).
     pub fn build(self) -> Result<ThreadPool, BuildError> {
@@ -593,6 +689,10 @@ impl ThreadPoolBuilder {
         // Checked once here: every thread of the pool (`name-0`, `name-timer`, the extra
         // `name-blocking` workers started later) is named after it.
         check_thread_name(&self.name)?;
+        let max_best_effort = self.max_best_effort_tasks.unwrap_or((workers / 2).max(1));
+        if max_best_effort == 0 {
+            return Err(BuildError::ZeroBestEffortTasks);
+        }
         let name: Arc<str> = self.name.into();
         let inner = Arc::new(PoolInner {
             id: next_id(),
@@ -618,6 +718,8 @@ impl ThreadPoolBuilder {
             threads: Mutex::new(Vec::with_capacity(workers + 1)),
             join_serial: Mutex::new(()),
             max_blocking_workers: self.max_blocking_workers,
+            max_best_effort,
+            best_effort_running: Padded(AtomicUsize::new(0)),
         });
         let owner = Arc::new(Owner(inner.clone()));
         // Threads report in once running (and named), so that build() returns a pool whose
@@ -673,6 +775,7 @@ impl ThreadPool {
             workers: None,
             handler: None,
             max_blocking_workers: DEFAULT_MAX_BLOCKING_WORKERS,
+            max_best_effort_tasks: None,
         }
     }
 
@@ -685,6 +788,12 @@ impl ThreadPool {
     /// `may_block` tasks are not counted).
     pub fn workers(&self) -> usize {
         self.inner.workers
+    }
+
+    /// The most best-effort items that run at once (see
+    /// [`ThreadPoolBuilder::max_best_effort_tasks`]).
+    pub fn max_best_effort_tasks(&self) -> usize {
+        self.inner.max_best_effort
     }
 
     /// A new sequence on this pool, named `<pool>-seq-<n>`. See [`SequencedTaskRunner`].

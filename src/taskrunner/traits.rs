@@ -6,7 +6,9 @@
 /// Between levels the order is strict, except for a guaranteed share: every eighth task a
 /// worker takes is looked for lowest priority first. So while best-effort work waits it
 /// gets at least one pick in eight of each worker, and higher priorities keep at least
-/// seven in eight: neither side can starve the other.
+/// seven in eight: neither side can starve the other. And however long best-effort tasks
+/// run, they never hold more than the pool's
+/// [`max_best_effort_tasks`](super::ThreadPoolBuilder::max_best_effort_tasks) workers.
 ///
 /// ```
 /// use steadfast::taskrunner::{TaskPriority, TaskTraits};
