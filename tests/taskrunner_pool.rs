@@ -505,9 +505,11 @@ fn a_block_shutdown_post_racing_shutdown_is_refused_or_run() {
         let ran = Arc::new(AtomicUsize::new(0));
         let traits = TaskTraits::default().shutdown_behavior(ShutdownBehavior::BlockShutdown);
         let (p, r) = (pool.clone(), ran.clone());
+        // Bounded: block-shutdown work posted during shutdown is taken (and waited for),
+        // so an endless poster would keep the shutdown going, as in Chromium.
         let poster = std::thread::spawn(move || {
             let mut accepted = 0;
-            loop {
+            for _ in 0..2_000 {
                 let r = r.clone();
                 match p.post_task_with_traits(traits, move || {
                     r.fetch_add(1, Ordering::SeqCst);
@@ -516,6 +518,7 @@ fn a_block_shutdown_post_racing_shutdown_is_refused_or_run() {
                     Err(_) => return accepted,
                 }
             }
+            accepted
         });
         while ran.load(Ordering::SeqCst) < 10 {
             std::thread::yield_now();
@@ -581,11 +584,18 @@ fn pool_shutdown_runs_block_shutdown_sequences_and_drops_the_rest() {
         std::thread::spawn(move || pool.shutdown())
     };
     eventually("pool closed", || pool.is_closed());
-    assert!(blocking.post_task(|| ()).is_err());
+    // Block-shutdown work is still taken while the shutdown is in progress (Chromium's
+    // TaskTracker), and shutdown waits for it; skip-on-shutdown work is refused.
+    let l = log.clone();
+    blocking.post_task(move || l.push("late")).unwrap();
+    assert!(skipping.post_task(|| ()).is_err());
     assert_eq!(drops.count(), 1, "the delayed task was cancelled at shutdown");
     gate.open();
     shutter.join().unwrap();
-    let expected: Vec<String> = (0..5).map(|i| format!("block{i}")).collect();
+    let expected: Vec<String> = (0..5)
+        .map(|i| format!("block{i}"))
+        .chain(["late".to_owned()])
+        .collect();
     assert_eq!(log.get(), expected);
     assert_eq!(drops.count(), 11);
     assert_eq!(threads_named("t-pshut"), 0, "shutdown joined every thread");

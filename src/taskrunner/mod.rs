@@ -51,7 +51,8 @@
 //! * **Panics never kill a worker**: they go to the pool's (or single-thread runner's)
 //!   [`PanicHandler`], by default a `tracing` error naming the runner.
 //! * **Shutdown** (runner or pool): intake closes; queued tasks follow their
-//!   [`ShutdownBehavior`] (dropped, or run for `BlockShutdown`); delayed tasks are
+//!   [`ShutdownBehavior`] (dropped, or run for `BlockShutdown`, which also takes
+//!   immediate posts made while the shutdown drains, as Chromium does); delayed tasks are
 //!   cancelled and their closures dropped; repeating tasks stop; the running task
 //!   finishes. `wait_idle` never hangs: it refuses to wait on its own runner (or, for a pool's
 //!   runner, from any worker of that pool) and returns

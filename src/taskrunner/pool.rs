@@ -113,6 +113,22 @@ impl PoolInner {
         self.gate.is_closed_relaxed()
     }
 
+    /// Admits a block-shutdown post, also while the pool shuts down (Chromium's
+    /// TaskTracker: such work posted during shutdown still runs, and shutdown waits for
+    /// it). `Err` once the shutdown is over. `Ok(None)` on one of this pool's worker loops
+    /// (a task posting its follow-up): no admission is needed, that loop takes the work
+    /// before it can exit (program order), even after the gate is sealed.
+    #[cold]
+    pub(crate) fn admit_block_shutdown(&self) -> Result<Option<Admission<'_>>, ()> {
+        if let Some(admitted) = self.gate.admit() {
+            return Ok(Some(admitted));
+        }
+        if context::is_worker_loop_of(self.id) {
+            return Ok(None);
+        }
+        self.gate.admit_late().map(Some).ok_or(())
+    }
+
     pub(crate) fn handler(&self) -> &PanicHandler {
         &self.handler
     }
@@ -323,6 +339,11 @@ impl PoolInner {
                 // before this look has enqueued before it (the order matters; the loom
                 // model in gate.rs checks it).
                 if self.gate.may_exit() && self.all_empty() {
+                    // The last one seals the gate against late block-shutdown posts, then
+                    // looks again: one admitted before the seal has enqueued by then.
+                    if state.live == 1 && !(self.gate.seal() && self.all_empty()) {
+                        continue;
+                    }
                     state.live -= 1;
                     if extra {
                         state.extra -= 1;
@@ -544,8 +565,9 @@ impl Drop for Owner {
 /// * **Panics** in tasks go to the pool's [`PanicHandler`]; the worker lives on.
 /// * **Shutdown** ([`shutdown`](Self::shutdown)): intake closes on the pool and every
 ///   runner on it; queued tasks are dropped unless their traits say `BlockShutdown` (those
-///   still run, in order); delayed tasks are dropped; running tasks finish; then every
-///   thread of the pool is joined.
+///   still run, in order, and so does block-shutdown work posted until the last worker
+///   leaves, from tasks or other threads); delayed tasks are dropped; running tasks
+///   finish; then every thread of the pool is joined.
 ///
 /// **Dropping the last `ThreadPool` handle shuts the pool down and joins its threads**
 /// (runners built on it then refuse posts). Cloning is cheap.
@@ -861,7 +883,9 @@ impl ThreadPool {
         self.post_task_with_traits(TaskTraits::default(), task)
     }
 
-    /// Posts a task to the pool with the given traits.
+    /// Posts a task to the pool with the given traits. With
+    /// [`BlockShutdown`](super::ShutdownBehavior::BlockShutdown) traits it is also accepted
+    /// while the pool shuts down, until its last worker leaves, and shutdown waits for it.
     ///
     /// # Errors
     ///
@@ -871,10 +895,16 @@ impl ThreadPool {
         traits: TaskTraits,
         task: impl FnOnce() + Send + 'static,
     ) -> Result<(), PostError> {
-        let Some(_admitted) = self.inner.admit() else {
-            return Err(self.closed_error());
+        let admitted = match self.inner.admit() {
+            Some(admitted) => Some(admitted),
+            None if traits.blocks_shutdown() => match self.inner.admit_block_shutdown() {
+                Ok(admitted) => admitted,
+                Err(()) => return Err(self.closed_error()),
+            },
+            None => return Err(self.closed_error()),
         };
         self.inner.push_task(Box::new(task), traits);
+        drop(admitted);
         Ok(())
     }
 

@@ -49,7 +49,9 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
     /// before this returns.
     fn post_boxed_task(&self, task: Task, delay: Duration) -> Result<(), PostError>;
 
-    /// Whether the runner is shut down (it then refuses every post).
+    /// Whether the runner is shut down, or shutting down: it then refuses every post,
+    /// except immediate posts to a [`BlockShutdown`](super::ShutdownBehavior::BlockShutdown)
+    /// runner while its shutdown is still in progress.
     fn is_closed(&self) -> bool;
 
     /// The traits the runner's tasks run with (priority, `may_block`, shutdown
@@ -72,8 +74,10 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
 
     /// Closes intake: later posts fail; queued tasks are dropped unless the runner's
     /// traits say [`BlockShutdown`](super::ShutdownBehavior::BlockShutdown), in which case
-    /// they still run; delayed tasks are cancelled and their closures dropped; the running
-    /// task finishes. Idempotent, never blocks, callable from the runner's own tasks.
+    /// they still run (and so do block-shutdown posts made while they drain, such as a
+    /// task's follow-up); delayed tasks are cancelled and their closures dropped; the
+    /// running task finishes. Idempotent, never blocks, callable from the runner's own
+    /// tasks.
     fn shutdown(&self);
 
     /// Whether the calling code runs inside a task of this runner (its sequence, its

@@ -101,9 +101,12 @@ impl Shared {
         let limit = timeout.unwrap_or(Duration::MAX);
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let (barrier, guard) = Barrier::new();
-        let outcome = if self
-            .post_boxed_task(Box::new(move || guard.done()), Duration::ZERO)
-            .is_ok()
+        // Closed first: a block-shutdown runner still takes posts while it drains, but
+        // waiting on a closed runner means waiting for it to stop.
+        let outcome = if !self.is_closed()
+            && self
+                .post_boxed_task(Box::new(move || guard.done()), Duration::ZERO)
+                .is_ok()
         {
             barrier.wait(deadline)
         } else {
@@ -143,7 +146,10 @@ impl TaskRunner for Shared {
 
     fn post_boxed_task(&self, task: Task, delay: Duration) -> Result<(), PostError> {
         let mut state = lock(&self.state);
-        if state.closed {
+        // Shutting down, a block-shutdown runner still takes immediate work until its
+        // thread has drained (Chromium's TaskTracker): a task posting its follow-up.
+        let late_ok = self.traits.blocks_shutdown() && delay.is_zero() && !state.exited;
+        if state.closed && !late_ok {
             drop(state);
             discard(task);
             return Err(self.closed_error());

@@ -91,6 +91,31 @@ impl Source {
         }
     }
 
+    /// A post once this runner or its pool is shutting down: only immediate work of a
+    /// block-shutdown runner is still accepted (Chromium's TaskTracker), while the
+    /// shutdown is in progress: for the runner's own shutdown, while it still has work
+    /// queued or running (a task posting its follow-up); for the pool's, until its last
+    /// worker leaves.
+    #[cold]
+    fn post_during_shutdown(&self, task: Task, delay: Duration) -> Result<(), PostError> {
+        let draining = !self.closed.load(Ordering::SeqCst) || self.slots.active() > 0 || !self.rx.is_empty();
+        if !self.traits.blocks_shutdown() || !delay.is_zero() || !draining {
+            discard(task);
+            return Err(self.closed_error());
+        }
+        match self.pool.admit_block_shutdown() {
+            Ok(admitted) => {
+                self.push(task);
+                drop(admitted);
+                Ok(())
+            }
+            Err(()) => {
+                discard(task);
+                Err(self.closed_error())
+            }
+        }
+    }
+
     /// A delayed task came due.
     pub(crate) fn push_ripe(&self, task: Task) {
         if self.stopping() {
@@ -247,17 +272,15 @@ impl TaskRunner for Source {
 
     fn post_boxed_task(&self, task: Task, delay: Duration) -> Result<(), PostError> {
         // Admitted first: a pool shutdown racing this post then waits for its enqueue.
-        let Some(admitted) = self.pool.admit() else {
-            discard(task);
-            return Err(self.closed_error());
+        let admitted = match self.pool.admit() {
+            Some(admitted) if !self.stopping() => admitted,
+            refused => {
+                // Admission first: dropping the task may drop the last pool handle, whose
+                // `join` waits for workers that wait for this admission to end.
+                drop(refused);
+                return self.post_during_shutdown(task, delay);
+            }
         };
-        if self.stopping() {
-            // Admission first: dropping the task may drop the last pool handle, whose
-            // `join` waits for workers that wait for this admission to end.
-            drop(admitted);
-            discard(task);
-            return Err(self.closed_error());
-        }
         if delay.is_zero() {
             self.push(task);
             return Ok(());

@@ -48,7 +48,12 @@ pub enum ShutdownBehavior {
     /// owner.
     ContinueOnShutdown,
     /// Every task accepted before shutdown still runs, in order, and pool shutdown waits
-    /// for them.
+    /// for them. As in Chromium's TaskTracker, immediate block-shutdown work posted
+    /// *while* the shutdown is in progress is still accepted and waited for (a task that
+    /// saves, then posts the flush); once the shutdown is over (the pool's last worker
+    /// left, the runner drained) such posts are refused too. A thread that keeps posting
+    /// block-shutdown work therefore keeps the shutdown going. Delayed posts are refused
+    /// as soon as shutdown starts.
     BlockShutdown,
 }
 
