@@ -91,6 +91,33 @@ pub enum WaitIdleError {
     WouldDeadlock,
 }
 
+/// Why a [`TaskFuture`](crate::taskrunner::TaskFuture) resolved without a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked; the panic also went to the runner's panic handler.
+    #[error("task on `{runner}` panicked: {message}")]
+    Panicked {
+        /// The runner the task ran on.
+        runner: String,
+        /// The panic message.
+        message: String,
+    },
+    /// The task was dropped without running: its runner (or pool) shut down first.
+    #[error("task on `{runner}` was dropped without running: the runner shut down first")]
+    Dropped {
+        /// The runner that dropped the task.
+        runner: String,
+    },
+}
+
+impl TaskError {
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked { .. })
+    }
+}
+
 /// Why the global pool could not be installed or found.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -74,6 +74,7 @@ mod blocking;
 mod context;
 mod delayed;
 mod error;
+mod future;
 mod gate;
 mod global;
 mod panic_handler;
@@ -95,7 +96,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use blocking::ScopedBlockingCall;
 pub use context::current_runner;
-pub use error::{BuildError, GlobalPoolError, PostError, WaitIdleError};
+pub use error::{BuildError, GlobalPoolError, PostError, TaskError, WaitIdleError};
+pub use future::{TaskFuture, WaitIdleFuture};
 pub use global::{global_pool, init_global_pool, shutdown_global_pool};
 pub use panic_handler::{PanicHandler, TaskPanic};
 pub use parallel::ParallelTaskRunner;

@@ -8,6 +8,7 @@
 //! are counted per worker and published in batches, for `wait_idle`.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -18,6 +19,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::context;
 use super::delayed::{Target, Timer};
 use super::error::{BuildError, PostError, WaitIdleError, check_thread_name};
+use super::future::{IdleNotify, WaitIdleFuture};
 use super::gate::{Admission, Gate};
 use super::panic_handler::{PanicHandler, TaskPanic, default_handler, discard, run_task};
 use super::parallel::ParallelTaskRunner;
@@ -82,6 +84,13 @@ pub(crate) struct PoolInner {
     max_best_effort: usize,
     /// Best-effort items running now, each holding one of `max_best_effort` slots.
     best_effort_running: Padded<AtomicUsize>,
+    /// Async `wait_idle` waiters (counted in `idle_waiters` too).
+    idle_async: IdleNotify,
+    /// Threads of the pool (workers, extra workers, the timer) that have not finished
+    /// their work yet: `shutdown_async` waits for 0, then joins without waiting.
+    threads_alive: AtomicUsize,
+    exit_waiters: AtomicUsize,
+    exit_async: IdleNotify,
 }
 
 #[derive(PartialEq, Eq)]
@@ -269,6 +278,15 @@ impl PoolInner {
         if previous == count && self.idle_waiters.load(Ordering::SeqCst) > 0 {
             let _guard = lock(&self.idle_lock);
             self.idle_cv.notify_all();
+            self.idle_async.notify();
+        }
+    }
+
+    /// The last thing a pool thread does (its thread-local destructors aside).
+    fn thread_ended(&self) {
+        self.threads_alive.fetch_sub(1, Ordering::SeqCst);
+        if self.exit_waiters.load(Ordering::SeqCst) > 0 {
+            self.exit_async.notify();
         }
     }
 
@@ -456,15 +474,20 @@ impl PoolInner {
             let _ = thread.join();
         }
         let pool = Arc::clone(self);
+        self.threads_alive.fetch_add(1, Ordering::SeqCst);
         let spawned = std::thread::Builder::new()
             .name(format!("{}-blocking", self.name))
-            .spawn(move || pool.worker(true));
+            .spawn(move || {
+                pool.worker(true);
+                pool.thread_ended();
+            });
         match spawned {
             Ok(handle) => {
                 threads.push(handle);
                 true
             }
             Err(error) => {
+                self.thread_ended();
                 tracing::warn!(pool = %self.name, %error, "could not start an extra worker for a blocked task");
                 false
             }
@@ -483,6 +506,7 @@ impl PoolInner {
         self.wake_all(&mut lock(&self.sleep));
         let _guard = lock(&self.idle_lock);
         self.idle_cv.notify_all();
+        self.idle_async.notify();
     }
 
     fn join(&self) {
@@ -548,6 +572,16 @@ struct Owner(Arc<PoolInner>);
 impl Drop for Owner {
     fn drop(&mut self) {
         self.0.shutdown();
+        if self.0.threads_alive.load(Ordering::SeqCst) > 0 && !context::is_worker_of(self.0.id) {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                // Inside a tokio runtime (maybe on one of its workers): the join, which
+                // waits for running tasks, goes to the runtime's blocking pool, so no
+                // async worker waits for it; the runtime waits for it when it shuts down.
+                let pool = Arc::clone(&self.0);
+                drop(runtime.spawn_blocking(move || pool.join()));
+                return;
+            }
+        }
         self.0.join();
     }
 }
@@ -570,7 +604,11 @@ impl Drop for Owner {
 ///   finish; then every thread of the pool is joined.
 ///
 /// **Dropping the last `ThreadPool` handle shuts the pool down and joins its threads**
-/// (runners built on it then refuse posts). Cloning is cheap.
+/// (runners built on it then refuse posts): it waits for the running tasks (and queued
+/// block-shutdown work). Inside a tokio runtime it never blocks for that: it closes the
+/// pool and hands the join to the runtime's blocking pool (`spawn_blocking`), which the
+/// runtime waits for when it shuts down; await [`shutdown_async`](Self::shutdown_async)
+/// first to know when the threads are gone. Cloning is cheap.
 ///
 /// ```
 /// use steadfast::taskrunner::ThreadPool;
@@ -742,6 +780,10 @@ impl ThreadPoolBuilder {
             max_blocking_workers: self.max_blocking_workers,
             max_best_effort,
             best_effort_running: Padded(AtomicUsize::new(0)),
+            idle_async: IdleNotify::default(),
+            threads_alive: AtomicUsize::new(0),
+            exit_waiters: AtomicUsize::new(0),
+            exit_async: IdleNotify::default(),
         });
         let owner = Arc::new(Owner(inner.clone()));
         // Threads report in once running (and named), so that build() returns a pool whose
@@ -755,6 +797,7 @@ impl ThreadPoolBuilder {
             };
             let pool = inner.clone();
             let started = started_tx.clone();
+            inner.threads_alive.fetch_add(1, Ordering::SeqCst);
             let spawned = std::thread::Builder::new().name(thread.clone()).spawn(move || {
                 let _ = started.send(());
                 drop(started);
@@ -766,10 +809,12 @@ impl ThreadPoolBuilder {
                 } else {
                     pool.worker(false);
                 }
+                pool.thread_ended();
             });
             match spawned {
                 Ok(handle) => lock(&inner.threads).push(handle),
                 Err(source) => {
+                    inner.thread_ended();
                     // Workers not started never exit: account for them, then stop the rest.
                     {
                         let mut state = lock(&inner.sleep);
@@ -973,6 +1018,87 @@ impl ThreadPool {
     pub fn shutdown(&self) {
         self.inner.shutdown();
         self.inner.join();
+    }
+
+    /// The async counterpart of [`wait_idle`](Self::wait_idle): resolves once every task
+    /// posted to the pool itself has run, without blocking a thread.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::ThreadPool;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = ThreadPool::builder().workers(2).build()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// for i in 0..4 {
+    ///     let tx = tx.clone();
+    ///     pool.post_task(move || tx.send(i).unwrap())?;
+    /// }
+    /// pool.wait_idle_async().await?;
+    /// assert_eq!(rx.try_iter().count(), 4);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`WaitIdleError::Closed`] once the pool is shut down and its queue drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it only stops waiting.
+    pub fn wait_idle_async(&self) -> WaitIdleFuture {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            inner
+                .idle_async
+                .wait_until(&inner.idle_waiters, || inner.pending.load(Ordering::SeqCst) == 0)
+                .await;
+            if inner.is_closed() {
+                Err(WaitIdleError::Closed)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// The async counterpart of [`shutdown`](Self::shutdown). Intake closes **when this is
+    /// called** (as with `shutdown`); the future resolves once every thread of the pool
+    /// has finished (running tasks and block-shutdown work done) and has been joined, and
+    /// it never blocks a thread to wait for that: it is woken by the last thread to end,
+    /// then joins threads that are already done.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::ThreadPool;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = ThreadPool::builder().name("bg").workers(2).build()?;
+    /// pool.post_task(|| std::thread::sleep(std::time::Duration::from_millis(5)))?;
+    /// pool.shutdown_async().await; // the task finished and the threads are joined
+    /// assert!(pool.post_task(|| ()).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the shutdown has started when this returns; dropping the future only
+    /// stops waiting (the last handle's drop, or a later `shutdown`, joins the threads).
+    /// Awaiting it inside a task of this pool (by blocking on it) would never end.
+    pub fn shutdown_async(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.inner.shutdown();
+        let inner = Arc::clone(&self.inner);
+        async move {
+            inner
+                .exit_async
+                .wait_until(&inner.exit_waiters, || {
+                    inner.threads_alive.load(Ordering::SeqCst) == 0
+                })
+                .await;
+            // Every thread has done its work: these joins return at once.
+            inner.join();
+        }
     }
 
     /// Whether the pool is shut down.

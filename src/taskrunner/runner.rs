@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::{PostError, WaitIdleError};
+use super::future::{self, TaskFuture, WaitIdleFuture};
 use super::repeating::{self, Repeating, RepeatingTaskHandle};
 use super::traits::TaskTraits;
 use super::{Task, reply};
@@ -106,6 +107,53 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
     /// its tasks is running any more).
     fn wait_idle(&self) -> Result<(), WaitIdleError>;
 
+    /// The async counterpart of [`wait_idle`](Self::wait_idle): resolves when the runner
+    /// is idle, without blocking a thread (it is woken by the runner's threads, under any
+    /// executor). Nothing happens until it is polled.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{TaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = ThreadPool::builder().workers(2).build()?;
+    /// let seq = pool.sequenced_runner(TaskTraits::default());
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// seq.post_task(move || tx.send("done").unwrap())?;
+    /// seq.wait_idle_async().await?;
+    /// assert_eq!(rx.try_recv()?, "done");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`WaitIdleError::Closed`] when the runner is or gets shut down (resolved once none
+    /// of its tasks is running any more). Unlike the blocking form it never returns
+    /// `WouldDeadlock`: awaiting cannot deadlock; blocking on it inside a task of the same
+    /// runner would.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it only stops waiting (a sequence's barrier task still runs,
+    /// doing nothing).
+    fn wait_idle_async(&self) -> WaitIdleFuture {
+        // Sequence-like runners: a barrier task runs after everything posted before it.
+        let ran = future::barrier(self);
+        Box::pin(async move {
+            match ran {
+                Ok(ran) => {
+                    if ran.await {
+                        Ok(())
+                    } else {
+                        Err(WaitIdleError::Closed)
+                    }
+                }
+                Err(_) => Err(WaitIdleError::Closed),
+            }
+        })
+    }
+
     /// A shared handle to this runner. It does not own threads: a single-thread runner's
     /// thread stops when its last [`SingleThreadTaskRunner`](super::SingleThreadTaskRunner)
     /// is dropped, whatever handles remain.
@@ -152,6 +200,40 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
         Self: Sized,
     {
         self.post_boxed_task(Box::new(task), delay)
+    }
+
+    /// Posts `task` and returns the future of its result, the async bridge (as
+    /// `tokio::task::spawn_blocking` returns a `JoinHandle`): await it from async code
+    /// without blocking a thread. Dropping the future does not cancel the task.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{SingleThreadTaskRunner, TaskError, TaskRunner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = SingleThreadTaskRunner::new("db")?;
+    /// let name = db.post_with_result(|| std::thread::current().name().map(String::from))?.await?;
+    /// assert_eq!(name.as_deref(), Some("db"));
+    /// let failed = db.post_with_result(|| -> u32 { panic!("no such table") })?.await;
+    /// assert!(matches!(failed, Err(TaskError::Panicked { message, .. }) if message == "no such table"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`post_task`](Self::post_task). The future resolves to
+    /// [`TaskError::Panicked`] when the task panics (the panic also goes to the runner's
+    /// panic handler) and to [`TaskError::Dropped`] when the runner shuts down before it
+    /// runs.
+    fn post_with_result<T: Send + 'static>(
+        &self,
+        task: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<TaskFuture<T>, PostError>
+    where
+        Self: Sized,
+    {
+        future::post_with_result(self, task)
     }
 
     /// Runs `task` every `interval`, first after one `interval`, **fixed delay**: the next
@@ -285,6 +367,9 @@ impl<T: TaskRunner + ?Sized> TaskRunner for Arc<T> {
     }
     fn wait_idle(&self) -> Result<(), WaitIdleError> {
         (**self).wait_idle()
+    }
+    fn wait_idle_async(&self) -> WaitIdleFuture {
+        (**self).wait_idle_async()
     }
     fn handle(&self) -> RunnerHandle {
         (**self).handle()

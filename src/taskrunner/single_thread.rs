@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::context::{self, Enter};
 use super::delayed::DelayHeap;
 use super::error::{BuildError, PostError, WaitIdleError, check_thread_name};
+use super::future::{self, IdleNotify, WaitIdleFuture};
 use super::panic_handler::{PanicHandler, TaskPanic, default_handler, discard, run_task};
 use super::runner::{RunnerHandle, TaskRunner};
 use super::source::far_future;
@@ -35,6 +36,9 @@ pub(crate) struct Shared {
     wake: Condvar,
     idle: Condvar,
     thread: Mutex<Option<ThreadId>>,
+    /// Async waiters for the thread to stop running tasks (`wait_idle_async` once closed).
+    exit_waiters: AtomicUsize,
+    exit_async: IdleNotify,
     me: Weak<Shared>,
 }
 
@@ -68,6 +72,9 @@ impl Shared {
                     if state.closed {
                         state.exited = true;
                         self.idle.notify_all();
+                        if self.exit_waiters.load(Ordering::SeqCst) > 0 {
+                            self.exit_async.notify();
+                        }
                         return;
                     }
                     state.sleeping = true;
@@ -207,6 +214,24 @@ impl TaskRunner for Shared {
         self.wait(None)
     }
 
+    fn wait_idle_async(&self) -> WaitIdleFuture {
+        let me = self.me.upgrade().expect("a live runner is reachable");
+        Box::pin(async move {
+            if !me.is_closed() {
+                if let Ok(ran) = future::barrier(&*me) {
+                    if ran.await {
+                        return Ok(());
+                    }
+                }
+            }
+            // Closed: resolve once the thread has stopped running tasks.
+            me.exit_async
+                .wait_until(&me.exit_waiters, || lock(&me.state).exited)
+                .await;
+            Err(WaitIdleError::Closed)
+        })
+    }
+
     fn handle(&self) -> RunnerHandle {
         self.me.upgrade().expect("a live runner is reachable")
     }
@@ -231,9 +256,21 @@ impl Drop for Owner {
     fn drop(&mut self) {
         self.shared.shutdown();
         if let Some(thread) = self.thread.take() {
-            if thread.thread().id() != std::thread::current().id() {
-                let _ = thread.join();
+            if thread.thread().id() == std::thread::current().id() {
+                return;
             }
+            if !thread.is_finished() {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    // Inside a tokio runtime: the join (which waits for the running task)
+                    // goes to its blocking pool, never onto an async worker; the runtime
+                    // waits for it when it shuts down.
+                    drop(runtime.spawn_blocking(move || {
+                        let _ = thread.join();
+                    }));
+                    return;
+                }
+            }
+            let _ = thread.join();
         }
     }
 }
@@ -244,7 +281,10 @@ impl Drop for Owner {
 ///
 /// **Dropping the last `SingleThreadTaskRunner` shuts it down and joins its thread**: the
 /// running task finishes, queued tasks are dropped (or, with `BlockShutdown` traits, run
-/// first). If that last handle is dropped by a task on the runner's own thread, the thread
+/// first). Inside a tokio runtime the drop does not wait for that: the join goes to the
+/// runtime's blocking pool (`spawn_blocking`), which the runtime waits for when it shuts
+/// down; await [`wait_idle_async`](TaskRunner::wait_idle_async) after
+/// [`shutdown`](TaskRunner::shutdown) to know when the thread stopped running tasks. If that last handle is dropped by a task on the runner's own thread, the thread
 /// is not joined (it cannot join itself); it ends right after that task. Handles from
 /// [`TaskRunner::handle`] or [`current_runner`](super::current_runner) do not keep the
 /// thread alive.
@@ -317,6 +357,8 @@ impl SingleThreadTaskRunner {
             wake: Condvar::new(),
             idle: Condvar::new(),
             thread: Mutex::new(None),
+            exit_waiters: AtomicUsize::new(0),
+            exit_async: IdleNotify::default(),
             me: me.clone(),
         });
         let runner = shared.clone();

@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::context::{self, Enter};
 use super::delayed::Target;
 use super::error::{PostError, WaitIdleError};
+use super::future::{self, IdleNotify, WaitIdleFuture};
 use super::panic_handler::{discard, run_task};
 use super::pool::{Item, PoolInner};
 use super::runner::{RunnerHandle, TaskRunner};
@@ -40,6 +41,8 @@ pub(crate) struct Source {
     idle_waiters: AtomicUsize,
     idle_lock: Mutex<()>,
     idle_cv: Condvar,
+    /// The async waiters of `wait_idle_async` (counted in `idle_waiters` too).
+    idle_async: IdleNotify,
     me: Weak<Source>,
 }
 
@@ -59,6 +62,7 @@ impl Source {
             idle_waiters: AtomicUsize::new(0),
             idle_lock: Mutex::new(()),
             idle_cv: Condvar::new(),
+            idle_async: IdleNotify::default(),
             me: me.clone(),
         })
     }
@@ -172,6 +176,7 @@ impl Source {
                 if quiet && self.idle_waiters.load(Ordering::SeqCst) > 0 {
                     let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
                     self.idle_cv.notify_all();
+                    self.idle_async.notify();
                 }
                 false
             }
@@ -190,6 +195,31 @@ impl Source {
     fn notify_idle(&self) {
         let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.idle_cv.notify_all();
+        self.idle_async.notify();
+    }
+
+    fn quiet(&self) -> bool {
+        self.slots.active() == 0 && self.rx.is_empty()
+    }
+
+    /// `wait_idle_async`: as `wait`, awaiting instead of blocking.
+    async fn wait_async(self: Arc<Self>) -> Result<(), WaitIdleError> {
+        if self.max == 1 && !self.is_closed() {
+            // A sequence: a barrier task; it runs after everything posted before it.
+            if let Ok(ran) = future::barrier(&*self) {
+                if ran.await {
+                    return Ok(());
+                }
+            }
+        }
+        self.idle_async
+            .wait_until(&self.idle_waiters, || self.quiet())
+            .await;
+        if self.max > 1 && !self.is_closed() {
+            Ok(())
+        } else {
+            Err(WaitIdleError::Closed)
+        }
     }
 
     /// Waits until no drainer is scheduled or running and the queue is empty.
@@ -198,7 +228,7 @@ impl Source {
         let _unregister = Unregister(&self.idle_waiters);
         let mut guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if self.slots.active() == 0 && self.rx.is_empty() {
+            if self.quiet() {
                 return Ok(());
             }
             guard = match deadline {
@@ -333,6 +363,10 @@ impl TaskRunner for Source {
 
     fn wait_idle(&self) -> Result<(), WaitIdleError> {
         self.wait(None)
+    }
+
+    fn wait_idle_async(&self) -> WaitIdleFuture {
+        Box::pin(self.arc().wait_async())
     }
 
     fn handle(&self) -> RunnerHandle {
