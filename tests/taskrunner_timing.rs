@@ -514,3 +514,94 @@ fn huge_repeating_durations_saturate_instead_of_panicking() {
         "no panic may be reported: no user code panicked"
     );
 }
+
+#[test]
+fn cancel_releases_a_delayed_task_at_once_on_every_runner() {
+    let pool = pool("d-cancelone", 2);
+    let (all, _owner) = runners(&pool, "d-cancelone-st");
+    for runner in &all {
+        let drops = Drops::default();
+        let t = drops.track();
+        let handle = runner
+            .post_cancelable_delayed_task(move || drop(t), Duration::from_secs(3600))
+            .unwrap();
+        assert!(handle.is_pending());
+        assert!(handle.cancel(), "{runner:?}");
+        assert_eq!(drops.count(), 1, "the closure is released by cancel itself");
+        assert!(!handle.is_pending());
+        assert!(!handle.cancel(), "idempotent");
+
+        // Dropping the handle cancels; detaching lets it run.
+        let (tx, rx) = mpsc::channel();
+        let tx2 = tx.clone();
+        drop(
+            runner
+                .post_cancelable_delayed_task(move || tx.send("dropped").unwrap(), Duration::from_millis(1)),
+        );
+        runner
+            .post_cancelable_delayed_task(move || tx2.send("detached").unwrap(), Duration::from_millis(1))
+            .unwrap()
+            .detach();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "detached");
+        assert!(
+            rx.recv_timeout(Duration::from_secs(10)).is_err(),
+            "both senders gone, one message"
+        );
+
+        // After the run, cancel says it was too late.
+        let (tx, rx) = mpsc::channel();
+        let handle = runner
+            .post_cancelable_delayed_task(move || tx.send(()).unwrap(), Duration::ZERO)
+            .unwrap();
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(!handle.cancel());
+    }
+}
+
+// The race, counted exactly: each task is either cancelled (and never starts) or runs,
+// never both, never neither, with the cancel coming from another OS thread around the
+// deadline.
+#[test]
+fn cancel_racing_the_deadline_either_wins_or_the_task_runs_never_both() {
+    let pool = pool("d-cancelrace", 2);
+    let seq = pool.sequenced_runner(TaskTraits::default());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (handles_tx, handles_rx) = mpsc::channel();
+    let canceller = std::thread::spawn(move || {
+        let mut cancelled = 0;
+        for handle in handles_rx {
+            let handle: steadfast::taskrunner::DelayedTaskHandle = handle;
+            if handle.cancel() {
+                cancelled += 1;
+            }
+        }
+        cancelled
+    });
+    const N: usize = 2_000;
+    for i in 0..N {
+        let r = ran.clone();
+        let delay = Duration::from_micros((i % 50) as u64);
+        let handle = seq
+            .post_cancelable_delayed_task(
+                move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                },
+                delay,
+            )
+            .unwrap();
+        handles_tx.send(handle).unwrap();
+    }
+    drop(handles_tx);
+    let cancelled = canceller.join().unwrap();
+    // Every handle is gone; the shells of tasks that were not cancelled may still be due.
+    eventually("every task not cancelled ran", || {
+        ran.load(Ordering::SeqCst) + cancelled >= N
+    });
+    seq.wait_idle().unwrap();
+    assert_eq!(
+        ran.load(Ordering::SeqCst) + cancelled,
+        N,
+        "ran {} cancelled {cancelled}",
+        ran.load(Ordering::SeqCst)
+    );
+}

@@ -71,6 +71,7 @@
 //! stopped; a parallel runner has no thread of its own; priorities work on every pool.
 
 mod blocking;
+mod cancel;
 mod context;
 mod delayed;
 mod error;
@@ -95,6 +96,7 @@ mod wait;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use blocking::ScopedBlockingCall;
+pub use cancel::DelayedTaskHandle;
 pub use context::current_runner;
 pub use error::{BuildError, GlobalPoolError, PostError, TaskError, WaitIdleError};
 pub use future::{TaskFuture, WaitIdleFuture};

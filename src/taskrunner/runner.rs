@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cancel::{self, DelayedTaskHandle};
 use super::error::{PostError, WaitIdleError};
 use super::future::{self, TaskFuture, WaitIdleFuture};
 use super::repeating::{self, Repeating, RepeatingTaskHandle};
@@ -234,6 +235,39 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
         Self: Sized,
     {
         future::post_with_result(self, task)
+    }
+
+    /// Like [`post_delayed_task`](Self::post_delayed_task), returning a
+    /// [`DelayedTaskHandle`] whose [`cancel`](DelayedTaskHandle::cancel) guarantees the
+    /// task will not start and releases its closure (Chromium's `DelayedTaskHandle`).
+    /// **Dropping the handle cancels the task**; [`detach`](DelayedTaskHandle::detach) it
+    /// to let it run.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::taskrunner::{TaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let seq = pool.sequenced_runner(TaskTraits::default());
+    /// let retry = seq.post_cancelable_delayed_task(|| println!("retrying"), Duration::from_secs(5))?;
+    /// assert!(retry.is_pending());
+    /// assert!(retry.cancel()); // will not run
+    /// assert!(!retry.cancel()); // idempotent
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`post_task`](Self::post_task).
+    fn post_cancelable_delayed_task(
+        &self,
+        task: impl FnOnce() + Send + 'static,
+        delay: Duration,
+    ) -> Result<DelayedTaskHandle, PostError>
+    where
+        Self: Sized,
+    {
+        cancel::post(self, Box::new(task), delay)
     }
 
     /// Runs `task` every `interval`, first after one `interval`, **fixed delay**: the next
