@@ -605,3 +605,116 @@ fn cancel_racing_the_deadline_either_wins_or_the_task_runs_never_both() {
         ran.load(Ordering::SeqCst)
     );
 }
+
+// Pool-level posts take traits (Chromium's `base::ThreadPool::PostDelayedTask(FROM_HERE,
+// {traits}, ...)`): a delayed pool task used to be always default / skip-on-shutdown.
+#[test]
+fn delayed_pool_tasks_keep_their_traits() {
+    // `may_block` is observable: a delayed task that declared it and blocks in a
+    // `ScopedBlockingCall` gets a stand-in worker, so the pool's only worker being
+    // blocked does not hold back other work.
+    let pool = pool("r-ptraits", 1);
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    pool.post_delayed_task_with_traits(
+        TaskTraits::default().may_block(true),
+        move || {
+            let _blocked = steadfast::taskrunner::ScopedBlockingCall::new();
+            entered_tx.send(()).unwrap();
+            let _ = released.recv_timeout(Duration::from_secs(10));
+        },
+        Duration::from_millis(1),
+    )
+    .unwrap();
+    entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    let (tx, rx) = mpsc::channel();
+    pool.post_task(move || tx.send(()).unwrap()).unwrap();
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("other work ran beside the blocked delayed task: its may_block trait was kept");
+    release.send(()).unwrap();
+    pool.wait_idle_timeout(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn pool_task_and_reply_and_the_pool_task_runner() {
+    let pool = pool("r-ppool", 2);
+    let ui = SingleThreadTaskRunner::new("r-ppool-ui").unwrap();
+    let (tx, rx) = mpsc::channel();
+    let ui_check = ui.clone();
+    pool.post_task_and_reply_with_traits(
+        TaskTraits::best_effort(),
+        || (),
+        move || tx.send(ui_check.runs_tasks_in_current_sequence()).unwrap(),
+        &ui,
+    )
+    .unwrap();
+    assert!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "the reply ran on the reply runner"
+    );
+    // A closed reply runner: nothing is posted.
+    let closed = SingleThreadTaskRunner::new("r-ppool-closed").unwrap();
+    closed.shutdown();
+    let drops = Drops::default();
+    let (t, r) = (drops.track(), drops.track());
+    assert!(matches!(
+        pool.post_task_and_reply_with_traits(
+            TaskTraits::default(),
+            move || drop(t),
+            move || drop(r),
+            &closed
+        ),
+        Err(PostError::ReplyRunnerClosed { .. })
+    ));
+    assert_eq!(drops.count(), 2);
+
+    // The pool's task runner: every TaskRunner helper on the pool, with traits.
+    let background = pool.task_runner(TaskTraits::best_effort()).unwrap();
+    assert!(background.name().starts_with("r-ppool-tasks-"));
+    let (tx, rx) = mpsc::channel();
+    post_task_and_reply_with_result(&background, || 6 * 7, move |v| tx.send(v).unwrap(), &ui).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), 42);
+    background.wait_idle().unwrap();
+    pool.shutdown();
+    assert!(matches!(
+        pool.task_runner(TaskTraits::default()),
+        Err(steadfast::taskrunner::BuildError::PoolClosed { .. })
+    ));
+}
+
+// Chromium's `PostTaskAndReply` replies to the sequence that posted.
+#[test]
+fn reply_goes_to_the_posting_runner_by_default() {
+    let pool = pool("r-here", 2);
+    let worker = pool.sequenced_runner(TaskTraits::default());
+    let (all, _owner) = runners(&pool, "r-here-st");
+    for origin in all {
+        let (tx, rx) = mpsc::channel();
+        let (w, me) = (worker.clone(), origin.clone());
+        origin
+            .post_task(move || {
+                let tx2 = tx.clone();
+                let posted = w.post_task_and_reply_to_current(
+                    || (),
+                    move || tx2.send(Some(me.runs_tasks_in_current_sequence())).unwrap(),
+                );
+                if posted.is_err() {
+                    tx.send(None).unwrap();
+                }
+            })
+            .unwrap();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+            Some(true),
+            "{origin:?}"
+        );
+    }
+    // Outside a runner's task there is nothing to reply to.
+    let drops = Drops::default();
+    let (t, r) = (drops.track(), drops.track());
+    assert_eq!(
+        worker.post_task_and_reply_to_current(move || drop(t), move || drop(r)),
+        Err(PostError::NoCurrentRunner)
+    );
+    assert_eq!(drops.count(), 2, "both closures dropped, nothing posted");
+}

@@ -11,6 +11,7 @@ use super::Task;
 use super::panic_handler::discard;
 use super::pool::PoolInner;
 use super::source::Source;
+use super::traits::TaskTraits;
 
 struct Entry<T> {
     deadline: Instant,
@@ -103,7 +104,8 @@ impl<T> DelayHeap<T> {
 /// Where a ripe task goes.
 pub(crate) enum Target {
     Source(Arc<Source>),
-    Pool { blocks_shutdown: bool },
+    /// A task posted to the pool itself, with its traits.
+    Pool(TaskTraits),
 }
 
 struct TimerState {
@@ -200,7 +202,7 @@ impl Timer {
             for (target, task) in ripe.drain(..) {
                 match target {
                     Target::Source(source) => source.push_ripe(task),
-                    Target::Pool { blocks_shutdown } => pool.push_ripe(task, blocks_shutdown),
+                    Target::Pool(traits) => pool.push_ripe(task, traits),
                 }
             }
         }

@@ -16,6 +16,11 @@ pub enum PostError {
     /// A repeating task needs a non-zero interval: a zero interval would spin a worker.
     #[error("a repeating task needs an interval above zero; a zero interval would spin a worker")]
     ZeroInterval,
+    /// A reply to the *current* runner was asked for
+    /// ([`post_task_and_reply_to_current`](crate::taskrunner::TaskRunner::post_task_and_reply_to_current))
+    /// outside of any runner's task; nothing was posted.
+    #[error("no current task runner to reply to: call this from a runner's task, or name the reply runner")]
+    NoCurrentRunner,
     /// [`post_task_and_reply`](crate::taskrunner::TaskRunner::post_task_and_reply) was given
     /// a reply runner that is already shut down, so the reply could never run; the task
     /// was not posted either.

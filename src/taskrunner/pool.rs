@@ -28,7 +28,7 @@ use super::sequenced::SequencedTaskRunner;
 use super::source::{Source, far_future};
 use super::sync::Padded;
 use super::traits::{TaskPriority, TaskTraits};
-use super::{Task, next_id};
+use super::{Task, next_id, reply};
 
 /// One pick in this many is looked for lowest priority first (the best-effort share).
 const SHARE_PERIOD: u32 = 8;
@@ -296,15 +296,10 @@ impl PoolInner {
     }
 
     /// A delayed pool task came due.
-    pub(crate) fn push_ripe(&self, task: Task, blocks_shutdown: bool) {
+    pub(crate) fn push_ripe(&self, task: Task, traits: TaskTraits) {
         if self.is_closed() {
             discard(task);
         } else {
-            let traits = TaskTraits::default().shutdown_behavior(if blocks_shutdown {
-                super::ShutdownBehavior::BlockShutdown
-            } else {
-                super::ShutdownBehavior::SkipOnShutdown
-            });
             self.push_task(task, traits);
         }
     }
@@ -953,7 +948,8 @@ impl ThreadPool {
         Ok(())
     }
 
-    /// Posts a task to the pool to run no earlier than `delay` from now (zero: a plain post).
+    /// Posts a task to the pool, with default traits, to run no earlier than `delay` from
+    /// now (zero: a plain post).
     ///
     /// # Errors
     ///
@@ -963,16 +959,43 @@ impl ThreadPool {
         task: impl FnOnce() + Send + 'static,
         delay: Duration,
     ) -> Result<(), PostError> {
+        self.post_delayed_task_with_traits(TaskTraits::default(), task, delay)
+    }
+
+    /// Posts a task to the pool with the given traits (Chromium's
+    /// `base::ThreadPool::PostDelayedTask(FROM_HERE, {traits}, ...)`), to run no earlier
+    /// than `delay` from now (zero: exactly [`post_task_with_traits`](Self::post_task_with_traits)).
+    /// The priority and `may_block` apply when it runs; a delayed task not yet due is
+    /// dropped at shutdown whatever its shutdown behaviour.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::taskrunner::{TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// pool.post_delayed_task_with_traits(TaskTraits::user_blocking(), move || tx.send(()).unwrap(), Duration::from_millis(5))?;
+    /// rx.recv()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`post_task`](Self::post_task).
+    pub fn post_delayed_task_with_traits(
+        &self,
+        traits: TaskTraits,
+        task: impl FnOnce() + Send + 'static,
+        delay: Duration,
+    ) -> Result<(), PostError> {
         if delay.is_zero() {
-            return self.post_task(task);
+            return self.post_task_with_traits(traits, task);
         }
         if self.inner.is_closed() {
             return Err(self.closed_error());
         }
         let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
-        let target = Target::Pool {
-            blocks_shutdown: false,
-        };
+        let target = Target::Pool(traits);
         match self
             .inner
             .timer
@@ -984,6 +1007,72 @@ impl ThreadPool {
                 Err(self.closed_error())
             }
         }
+    }
+
+    /// Runs `task` on the pool with `traits`, then `reply` on `reply_runner` (Chromium's
+    /// `base::ThreadPool::PostTaskAndReply(FROM_HERE, {traits}, ...)`). If `task`
+    /// panics, the pool's panic handler gets it and `reply` is dropped; if `reply_runner`
+    /// is shut down by the time `task` ends, `reply` is dropped with a `tracing` warning.
+    /// For a reply with the task's result, use
+    /// [`post_task_and_reply_with_result`](super::post_task_and_reply_with_result) on
+    /// [`task_runner(traits)`](Self::task_runner).
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{SingleThreadTaskRunner, TaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let ui = SingleThreadTaskRunner::new("ui")?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let on_ui = ui.clone();
+    /// pool.post_task_and_reply_with_traits(
+    ///     TaskTraits::best_effort(),
+    ///     || { /* compress the logs */ },
+    ///     move || tx.send(on_ui.runs_tasks_in_current_sequence()).unwrap(),
+    ///     &ui,
+    /// )?;
+    /// assert!(rx.recv()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PostError::ReplyRunnerClosed`] when `reply_runner` is already shut down, else as
+    /// for [`post_task`](Self::post_task); neither closure runs then.
+    pub fn post_task_and_reply_with_traits<R: TaskRunner + ?Sized>(
+        &self,
+        traits: TaskTraits,
+        task: impl FnOnce() + Send + 'static,
+        reply: impl FnOnce() + Send + 'static,
+        reply_runner: &R,
+    ) -> Result<(), PostError> {
+        let job = reply::reply_job(&self.inner.name, task, move |()| reply(), reply_runner)?;
+        self.post_task_with_traits(traits, job)
+    }
+
+    /// A runner that posts to this pool with `traits` and no concurrency limit and no
+    /// order (Chromium's `base::ThreadPool::CreateTaskRunner({traits})`): every
+    /// [`TaskRunner`] method works on the pool through it (task-and-reply with a result,
+    /// `post_with_result`, cancelable delayed tasks, repeating tasks, `wait_idle` for its
+    /// own tasks, `current_runner` inside them). Named `<pool>-tasks-<n>`.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{post_task_and_reply_with_result, SingleThreadTaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(2).build()?;
+    /// let ui = SingleThreadTaskRunner::new("ui")?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let background = pool.task_runner(TaskTraits::best_effort())?;
+    /// post_task_and_reply_with_result(&background, || 6 * 7, move |n| tx.send(n).unwrap(), &ui)?;
+    /// assert_eq!(rx.recv()?, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::PoolClosed`] once the pool is shut down.
+    pub fn task_runner(&self, traits: TaskTraits) -> Result<ParallelTaskRunner, BuildError> {
+        let name = format!("{}-tasks-{}", self.inner.name, next_id());
+        self.parallel_runner_named(name, usize::MAX, traits)
     }
 
     fn closed_error(&self) -> PostError {

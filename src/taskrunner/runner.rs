@@ -337,6 +337,50 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
         repeating::start(self.handle(), options, Box::new(task))
     }
 
+    /// Runs `task` here, then `reply` on the runner whose task is calling this: the
+    /// sequence that posted (Chromium's `PostTaskAndReply` default). From a thread that
+    /// is not running a runner's task (or from a task posted to a bare
+    /// [`ThreadPool`](super::ThreadPool)) there is no such runner: name one with
+    /// [`post_task_and_reply`](Self::post_task_and_reply).
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{current_runner, SingleThreadTaskRunner, TaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let background = pool.sequenced_runner(TaskTraits::best_effort());
+    /// let ui = SingleThreadTaskRunner::new("ui")?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// ui.post_task(move || {
+    ///     // On the ui thread: the reply comes back here.
+    ///     background
+    ///         .post_task_and_reply_to_current(
+    ///             || { /* load */ },
+    ///             move || tx.send(current_runner().unwrap().name().to_owned()).unwrap(),
+    ///         )
+    ///         .unwrap();
+    /// })?;
+    /// assert_eq!(rx.recv()?, "ui");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PostError::NoCurrentRunner`] outside a runner's task, else as for
+    /// [`post_task_and_reply`](Self::post_task_and_reply).
+    fn post_task_and_reply_to_current(
+        &self,
+        task: impl FnOnce() + Send + 'static,
+        reply: impl FnOnce() + Send + 'static,
+    ) -> Result<(), PostError>
+    where
+        Self: Sized,
+    {
+        let Some(here) = super::current_runner() else {
+            return Err(PostError::NoCurrentRunner);
+        };
+        self.post_task_and_reply(task, reply, &here)
+    }
+
     /// Runs `task` here, then `reply` on `reply_runner`. If `task` panics, the panic goes
     /// to this runner's panic handler and `reply` is dropped without running. If
     /// `reply_runner` is shut down by the time `task` ends, `reply` is dropped and a
