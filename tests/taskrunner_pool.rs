@@ -681,3 +681,80 @@ fn public_types_are_send_sync() {
     check::<steadfast::taskrunner::RunnerHandle>();
     check::<PostError>();
 }
+
+// go-task-runner's RunnerStats / PoolStats: pending, running and delayed counts.
+#[test]
+fn stats_count_pending_running_and_delayed_work() {
+    use steadfast::taskrunner::{SingleThreadTaskRunner, TaskRunner};
+    let pool = pool("t-stats", 1);
+    let seq = pool.sequenced_runner(TaskTraits::default());
+    let single = SingleThreadTaskRunner::new("t-stats-st").unwrap();
+    for runner in [seq.handle(), single.handle()] {
+        assert_eq!(runner.stats(), Default::default());
+        let mut gate = Gate::new();
+        runner.post_task(gate.task()).unwrap();
+        gate.wait_entered();
+        for _ in 0..3 {
+            runner.post_task(|| ()).unwrap();
+        }
+        let later: Vec<_> = (0..2)
+            .map(|_| {
+                runner
+                    .post_cancelable_delayed_task(|| (), Duration::from_secs(3600))
+                    .unwrap()
+            })
+            .collect();
+        let stats = runner.stats();
+        assert_eq!(
+            (stats.pending, stats.running, stats.delayed),
+            (3, 1, 2),
+            "{runner:?}"
+        );
+        gate.open();
+        runner.wait_idle().unwrap();
+        eventually("nothing running", || runner.stats().running == 0);
+        assert_eq!(runner.stats().pending, 0);
+        drop(later); // cancelled: only empty shells stay until their deadline
+        assert_eq!(runner.stats().delayed, 2);
+        runner.shutdown();
+        assert_eq!(runner.stats().delayed, 0, "shutdown drops delayed tasks");
+    }
+
+    // A parallel runner counts each running task; the pool counts its items.
+    drop(pool);
+    let pool = ThreadPool::builder().name("t-pstats").workers(2).build().unwrap();
+    let par = pool.parallel_runner(2, TaskTraits::default()).unwrap();
+    let mut gates = [Gate::new(), Gate::new()];
+    for gate in &mut gates {
+        par.post_task(gate.task()).unwrap();
+    }
+    for gate in &gates {
+        gate.wait_entered();
+    }
+    par.post_task(|| ()).unwrap();
+    let stats = par.stats();
+    assert_eq!((stats.pending, stats.running), (1, 2));
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.threads, stats.running),
+        (2, 2),
+        "both workers run a turn of the runner"
+    );
+    pool.post_task(|| ()).unwrap();
+    pool.post_task(|| ()).unwrap();
+    pool.post_delayed_task(|| (), Duration::from_secs(3600)).unwrap();
+    par.post_delayed_task(|| (), Duration::from_secs(3600)).unwrap();
+    let stats = pool.stats();
+    assert_eq!((stats.queued, stats.delayed), (2, 2));
+    for gate in &gates {
+        gate.open();
+    }
+    pool.wait_idle().unwrap();
+    par.wait_idle().unwrap();
+    eventually("the pool is idle", || {
+        let s = pool.stats();
+        s.queued == 0 && s.running == 0
+    });
+    pool.shutdown();
+    assert_eq!(pool.stats().threads, 0);
+}

@@ -75,6 +75,14 @@ impl<T> DelayHeap<T> {
         }
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub(crate) fn count_owner(&self, owner: u64) -> usize {
+        self.heap.iter().filter(|e| e.owner == owner).count()
+    }
+
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.heap.peek().map(|e| e.deadline)
     }
@@ -150,6 +158,16 @@ impl Timer {
             self.cv.notify_one();
         }
         Ok(())
+    }
+
+    /// Delayed tasks of `owner` not due yet (a scan: for statistics only).
+    pub(crate) fn count_owner(&self, owner: u64) -> usize {
+        lock(&self.state).heap.count_owner(owner)
+    }
+
+    /// Every delayed task not due yet.
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.state).heap.len()
     }
 
     /// Cancels every delayed task of `owner`, dropping the closures on this thread.

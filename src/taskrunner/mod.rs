@@ -89,6 +89,7 @@ mod sequenced;
 mod single_thread;
 mod slots;
 mod source;
+mod stats;
 mod sync;
 mod traits;
 mod wait;
@@ -110,6 +111,7 @@ pub use runner::{RunnerHandle, TaskRunner};
 pub use sequence_bound::SequenceBound;
 pub use sequenced::SequencedTaskRunner;
 pub use single_thread::SingleThreadTaskRunner;
+pub use stats::{PoolStats, RunnerStats};
 pub use traits::{ShutdownBehavior, TaskPriority, TaskTraits};
 
 /// A task as runners store it: a boxed closure run once.

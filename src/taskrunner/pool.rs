@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -26,6 +26,7 @@ use super::parallel::ParallelTaskRunner;
 use super::runner::TaskRunner;
 use super::sequenced::SequencedTaskRunner;
 use super::source::{Source, far_future};
+use super::stats::PoolStats;
 use super::sync::Padded;
 use super::traits::{TaskPriority, TaskTraits};
 use super::{Task, next_id, reply};
@@ -38,6 +39,9 @@ const FLUSH_EVERY: usize = 64;
 const DEFAULT_MAX_BLOCKING_WORKERS: usize = 256;
 /// Empty polls before a worker sleeps.
 const SPINS: u32 = 24;
+
+/// A worker's "running an item" flag, for `stats`.
+type Busy = Arc<Padded<AtomicBool>>;
 
 pub(crate) enum Item {
     Task(Task, TaskTraits),
@@ -91,6 +95,9 @@ pub(crate) struct PoolInner {
     threads_alive: AtomicUsize,
     exit_waiters: AtomicUsize,
     exit_async: IdleNotify,
+    /// One flag per worker thread, set while it runs an item (for `stats`): each worker
+    /// writes only its own, on its own cache line.
+    busy: Mutex<Vec<Arc<Padded<AtomicBool>>>>,
 }
 
 #[derive(PartialEq, Eq)]
@@ -306,12 +313,30 @@ impl PoolInner {
 
     /// A worker's loop; `extra` for one started for a blocked task (it leaves once idle
     /// and no longer needed).
-    fn worker(self: &Arc<Self>, extra: bool) {
+    fn worker(self: &Arc<Self>, extra: bool, busy: &Busy) {
+        self.work(extra, busy);
+        self.forget_worker(busy);
+    }
+
+    /// A worker-to-be's busy flag, listed before its thread starts (so `stats` counts
+    /// every thread that `build` said was started).
+    fn list_worker(&self) -> Busy {
+        let busy = Arc::new(Padded(AtomicBool::new(false)));
+        lock(&self.busy).push(Arc::clone(&busy));
+        busy
+    }
+
+    fn forget_worker(&self, busy: &Busy) {
+        lock(&self.busy).retain(|flag| !Arc::ptr_eq(flag, busy));
+    }
+
+    fn work(self: &Arc<Self>, extra: bool, busy: &AtomicBool) {
         context::set_current_pool(self);
         let mut picks: u32 = 0;
         let mut done = 0;
         loop {
             if let Some((item, best_effort)) = self.pop(picks) {
+                busy.store(true, Ordering::Relaxed);
                 picks = picks.wrapping_add(1);
                 if self.sleepers.load(Ordering::Relaxed) > 0 && self.has_runnable() {
                     self.wake_one();
@@ -339,6 +364,7 @@ impl PoolInner {
                         source.run_turn();
                     }
                 }
+                busy.store(false, Ordering::Relaxed);
                 if best_effort {
                     self.end_best_effort();
                 }
@@ -470,10 +496,12 @@ impl PoolInner {
         }
         let pool = Arc::clone(self);
         self.threads_alive.fetch_add(1, Ordering::SeqCst);
+        let busy = self.list_worker();
+        let flag = Arc::clone(&busy);
         let spawned = std::thread::Builder::new()
             .name(format!("{}-blocking", self.name))
             .spawn(move || {
-                pool.worker(true);
+                pool.worker(true, &flag);
                 pool.thread_ended();
             });
         match spawned {
@@ -482,6 +510,7 @@ impl PoolInner {
                 true
             }
             Err(error) => {
+                self.forget_worker(&busy);
                 self.thread_ended();
                 tracing::warn!(pool = %self.name, %error, "could not start an extra worker for a blocked task");
                 false
@@ -779,6 +808,7 @@ impl ThreadPoolBuilder {
             threads_alive: AtomicUsize::new(0),
             exit_waiters: AtomicUsize::new(0),
             exit_async: IdleNotify::default(),
+            busy: Mutex::new(Vec::new()),
         });
         let owner = Arc::new(Owner(inner.clone()));
         // Threads report in once running (and named), so that build() returns a pool whose
@@ -793,6 +823,8 @@ impl ThreadPoolBuilder {
             let pool = inner.clone();
             let started = started_tx.clone();
             inner.threads_alive.fetch_add(1, Ordering::SeqCst);
+            let busy = (i < workers).then(|| inner.list_worker());
+            let flag = busy.clone();
             let spawned = std::thread::Builder::new().name(thread.clone()).spawn(move || {
                 let _ = started.send(());
                 drop(started);
@@ -801,14 +833,17 @@ impl ThreadPoolBuilder {
                     // last pool handle here, `join` must not try to join this thread.
                     context::set_worker_of(pool.id);
                     pool.timer.run(&pool);
-                } else {
-                    pool.worker(false);
+                } else if let Some(flag) = flag {
+                    pool.worker(false, &flag);
                 }
                 pool.thread_ended();
             });
             match spawned {
                 Ok(handle) => lock(&inner.threads).push(handle),
                 Err(source) => {
+                    if let Some(busy) = &busy {
+                        inner.forget_worker(busy);
+                    }
                     inner.thread_ended();
                     // Workers not started never exit: account for them, then stop the rest.
                     {
@@ -1187,6 +1222,25 @@ impl ThreadPool {
                 .await;
             // Every thread has done its work: these joins return at once.
             inner.join();
+        }
+    }
+
+    /// What the pool holds right now: worker threads, queued items, running items and
+    /// delayed tasks (a snapshot; see [`PoolStats`]).
+    pub fn stats(&self) -> PoolStats {
+        let inner = &self.inner;
+        let (threads, running) = {
+            let busy = lock(&inner.busy);
+            (
+                busy.len(),
+                busy.iter().filter(|flag| flag.load(Ordering::Relaxed)).count(),
+            )
+        };
+        PoolStats {
+            threads,
+            queued: inner.queues.iter().map(|(_, rx)| rx.len()).sum(),
+            running,
+            delayed: inner.timer.len(),
         }
     }
 

@@ -8,6 +8,7 @@ use super::cancel::{self, DelayedTaskHandle};
 use super::error::{PostError, WaitIdleError};
 use super::future::{self, TaskFuture, WaitIdleFuture};
 use super::repeating::{self, Repeating, RepeatingTaskHandle};
+use super::stats::RunnerStats;
 use super::traits::TaskTraits;
 use super::{Task, reply};
 
@@ -153,6 +154,12 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
                 Err(_) => Err(WaitIdleError::Closed),
             }
         })
+    }
+
+    /// What the runner holds right now: pending, running and delayed tasks (a snapshot; see
+    /// [`RunnerStats`]). Runners of other crates that do not override it report zeros.
+    fn stats(&self) -> RunnerStats {
+        RunnerStats::default()
     }
 
     /// A shared handle to this runner. It does not own threads: a single-thread runner's
@@ -448,6 +455,9 @@ impl<T: TaskRunner + ?Sized> TaskRunner for Arc<T> {
     }
     fn wait_idle_async(&self) -> WaitIdleFuture {
         (**self).wait_idle_async()
+    }
+    fn stats(&self) -> RunnerStats {
+        (**self).stats()
     }
     fn handle(&self) -> RunnerHandle {
         (**self).handle()

@@ -14,6 +14,7 @@ use super::future::{self, IdleNotify, WaitIdleFuture};
 use super::panic_handler::{PanicHandler, TaskPanic, default_handler, discard, run_task};
 use super::runner::{RunnerHandle, TaskRunner};
 use super::source::far_future;
+use super::stats::RunnerStats;
 use super::traits::TaskTraits;
 use super::wait::Barrier;
 use super::{Task, next_id};
@@ -39,6 +40,10 @@ pub(crate) struct Shared {
     /// Async waiters for the thread to stop running tasks (`wait_idle_async` once closed).
     exit_waiters: AtomicUsize,
     exit_async: IdleNotify,
+    /// For `stats`, written by the runner's thread only: tasks taken from the queue and
+    /// not started yet, and whether one is running.
+    in_batch: AtomicUsize,
+    running: AtomicBool,
     me: Weak<Shared>,
 }
 
@@ -67,6 +72,8 @@ impl Shared {
                     }
                     if !state.queue.is_empty() {
                         std::mem::swap(&mut batch, &mut state.queue);
+                        // Still pending for `stats` (read under this lock).
+                        self.in_batch.store(batch.len(), Ordering::Relaxed);
                         break;
                     }
                     if state.closed {
@@ -92,10 +99,13 @@ impl Shared {
                 }
             }
             while let Some(task) = batch.pop_front() {
+                self.in_batch.store(batch.len(), Ordering::Relaxed);
                 if !blocks && self.closed.load(Ordering::Relaxed) {
                     discard(task);
                 } else {
+                    self.running.store(true, Ordering::Relaxed);
                     run_task(task, &self.name, &self.handler);
+                    self.running.store(false, Ordering::Relaxed);
                 }
             }
         }
@@ -212,6 +222,15 @@ impl TaskRunner for Shared {
 
     fn wait_idle(&self) -> Result<(), WaitIdleError> {
         self.wait(None)
+    }
+
+    fn stats(&self) -> RunnerStats {
+        let state = lock(&self.state);
+        RunnerStats {
+            pending: state.queue.len() + self.in_batch.load(Ordering::Relaxed),
+            running: usize::from(self.running.load(Ordering::Relaxed)),
+            delayed: state.delayed.len(),
+        }
     }
 
     fn wait_idle_async(&self) -> WaitIdleFuture {
@@ -359,6 +378,8 @@ impl SingleThreadTaskRunner {
             thread: Mutex::new(None),
             exit_waiters: AtomicUsize::new(0),
             exit_async: IdleNotify::default(),
+            in_batch: AtomicUsize::new(0),
+            running: AtomicBool::new(false),
             me: me.clone(),
         });
         let runner = shared.clone();

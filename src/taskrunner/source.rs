@@ -20,6 +20,8 @@ use super::panic_handler::{discard, run_task};
 use super::pool::{Item, PoolInner};
 use super::runner::{RunnerHandle, TaskRunner};
 use super::slots::{AfterRelease, Slots, linger};
+use super::stats::RunnerStats;
+use super::sync::Padded;
 use super::traits::TaskTraits;
 use super::wait::Barrier;
 use super::{Task, next_id};
@@ -43,6 +45,9 @@ pub(crate) struct Source {
     idle_cv: Condvar,
     /// The async waiters of `wait_idle_async` (counted in `idle_waiters` too).
     idle_async: IdleNotify,
+    /// Tasks running now, for `stats`; written by drainers only (a plain store when there
+    /// is one drainer), on a line of its own.
+    running: Padded<AtomicUsize>,
     me: Weak<Source>,
 }
 
@@ -63,6 +68,7 @@ impl Source {
             idle_lock: Mutex::new(()),
             idle_cv: Condvar::new(),
             idle_async: IdleNotify::default(),
+            running: Padded(AtomicUsize::new(0)),
             me: me.clone(),
         })
     }
@@ -141,7 +147,9 @@ impl Source {
                         discard(task);
                         continue;
                     }
+                    self.count_running(true);
                     run_task(task, &self.name, self.pool.handler());
+                    self.count_running(false);
                     budget -= 1;
                     if budget == 0 {
                         // The turn is over, whatever keeps arriving: give the worker back.
@@ -196,6 +204,18 @@ impl Source {
         let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.idle_cv.notify_all();
         self.idle_async.notify();
+    }
+
+    #[inline]
+    fn count_running(&self, start: bool) {
+        if self.max == 1 {
+            // The only drainer: no read-modify-write needed.
+            self.running.store(usize::from(start), Ordering::Relaxed);
+        } else if start {
+            self.running.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.running.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     fn quiet(&self) -> bool {
@@ -367,6 +387,14 @@ impl TaskRunner for Source {
 
     fn wait_idle_async(&self) -> WaitIdleFuture {
         Box::pin(self.arc().wait_async())
+    }
+
+    fn stats(&self) -> RunnerStats {
+        RunnerStats {
+            pending: self.rx.len(),
+            running: self.running.load(Ordering::Relaxed),
+            delayed: self.pool.timer().count_owner(self.id),
+        }
     }
 
     fn handle(&self) -> RunnerHandle {
