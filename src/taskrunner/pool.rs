@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -40,8 +40,10 @@ const DEFAULT_MAX_BLOCKING_WORKERS: usize = 256;
 /// Empty polls before a worker sleeps.
 const SPINS: u32 = 24;
 
-/// A worker's "running an item" flag, for `stats`.
-type Busy = Arc<Padded<AtomicBool>>;
+/// What a worker runs, for `stats`: [`IDLE`], [`POOL_TASK`] or a runner's id.
+type Busy = Arc<Padded<AtomicU64>>;
+const IDLE: u64 = 0;
+const POOL_TASK: u64 = u64::MAX;
 
 pub(crate) enum Item {
     Task(Task, TaskTraits),
@@ -95,9 +97,10 @@ pub(crate) struct PoolInner {
     threads_alive: AtomicUsize,
     exit_waiters: AtomicUsize,
     exit_async: IdleNotify,
-    /// One flag per worker thread, set while it runs an item (for `stats`): each worker
-    /// writes only its own, on its own cache line.
-    busy: Mutex<Vec<Arc<Padded<AtomicBool>>>>,
+    /// One word per worker thread saying what it runs (for `stats`): nothing, a pool
+    /// task, or a turn of the runner with that id. Each worker writes only its own, on
+    /// its own cache line, once per item (not per task of a turn).
+    busy: Mutex<Vec<Busy>>,
 }
 
 #[derive(PartialEq, Eq)]
@@ -318,10 +321,18 @@ impl PoolInner {
         self.forget_worker(busy);
     }
 
+    /// Workers in a turn of the runner `id` now (for its `stats`).
+    pub(crate) fn workers_running(&self, id: u64) -> usize {
+        lock(&self.busy)
+            .iter()
+            .filter(|b| b.load(Ordering::Relaxed) == id)
+            .count()
+    }
+
     /// A worker-to-be's busy flag, listed before its thread starts (so `stats` counts
     /// every thread that `build` said was started).
     fn list_worker(&self) -> Busy {
-        let busy = Arc::new(Padded(AtomicBool::new(false)));
+        let busy = Arc::new(Padded(AtomicU64::new(IDLE)));
         lock(&self.busy).push(Arc::clone(&busy));
         busy
     }
@@ -330,19 +341,19 @@ impl PoolInner {
         lock(&self.busy).retain(|flag| !Arc::ptr_eq(flag, busy));
     }
 
-    fn work(self: &Arc<Self>, extra: bool, busy: &AtomicBool) {
+    fn work(self: &Arc<Self>, extra: bool, busy: &AtomicU64) {
         context::set_current_pool(self);
         let mut picks: u32 = 0;
         let mut done = 0;
         loop {
             if let Some((item, best_effort)) = self.pop(picks) {
-                busy.store(true, Ordering::Relaxed);
                 picks = picks.wrapping_add(1);
                 if self.sleepers.load(Ordering::Relaxed) > 0 && self.has_runnable() {
                     self.wake_one();
                 }
                 match item {
                     Item::Task(task, traits) => {
+                        busy.store(POOL_TASK, Ordering::Relaxed);
                         if !traits.blocks_shutdown() && self.is_closed() {
                             discard(task);
                         } else {
@@ -361,10 +372,11 @@ impl PoolInner {
                         self.finish_tasks(done);
                         done = 0;
                         context::set_may_block(source.traits().get_may_block());
+                        busy.store(source.id(), Ordering::Relaxed);
                         source.run_turn();
                     }
                 }
-                busy.store(false, Ordering::Relaxed);
+                busy.store(IDLE, Ordering::Relaxed);
                 if best_effort {
                     self.end_best_effort();
                 }
@@ -1233,7 +1245,7 @@ impl ThreadPool {
             let busy = lock(&inner.busy);
             (
                 busy.len(),
-                busy.iter().filter(|flag| flag.load(Ordering::Relaxed)).count(),
+                busy.iter().filter(|b| b.load(Ordering::Relaxed) != IDLE).count(),
             )
         };
         PoolStats {

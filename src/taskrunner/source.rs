@@ -21,7 +21,6 @@ use super::pool::{Item, PoolInner};
 use super::runner::{RunnerHandle, TaskRunner};
 use super::slots::{AfterRelease, Slots, linger};
 use super::stats::RunnerStats;
-use super::sync::Padded;
 use super::traits::TaskTraits;
 use super::wait::Barrier;
 use super::{Task, next_id};
@@ -45,9 +44,6 @@ pub(crate) struct Source {
     idle_cv: Condvar,
     /// The async waiters of `wait_idle_async` (counted in `idle_waiters` too).
     idle_async: IdleNotify,
-    /// Tasks running now, for `stats`; written by drainers only (a plain store when there
-    /// is one drainer), on a line of its own.
-    running: Padded<AtomicUsize>,
     me: Weak<Source>,
 }
 
@@ -68,9 +64,12 @@ impl Source {
             idle_lock: Mutex::new(()),
             idle_cv: Condvar::new(),
             idle_async: IdleNotify::default(),
-            running: Padded(AtomicUsize::new(0)),
             me: me.clone(),
         })
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     pub(crate) fn max(&self) -> usize {
@@ -147,9 +146,7 @@ impl Source {
                         discard(task);
                         continue;
                     }
-                    self.count_running(true);
                     run_task(task, &self.name, self.pool.handler());
-                    self.count_running(false);
                     budget -= 1;
                     if budget == 0 {
                         // The turn is over, whatever keeps arriving: give the worker back.
@@ -204,18 +201,6 @@ impl Source {
         let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.idle_cv.notify_all();
         self.idle_async.notify();
-    }
-
-    #[inline]
-    fn count_running(&self, start: bool) {
-        if self.max == 1 {
-            // The only drainer: no read-modify-write needed.
-            self.running.store(usize::from(start), Ordering::Relaxed);
-        } else if start {
-            self.running.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.running.fetch_sub(1, Ordering::Relaxed);
-        }
     }
 
     fn quiet(&self) -> bool {
@@ -392,7 +377,7 @@ impl TaskRunner for Source {
     fn stats(&self) -> RunnerStats {
         RunnerStats {
             pending: self.rx.len(),
-            running: self.running.load(Ordering::Relaxed),
+            running: self.pool.workers_running(self.id),
             delayed: self.pool.timer().count_owner(self.id),
         }
     }

@@ -3,8 +3,8 @@
 //!
 //! They are snapshots read without stopping anything: each count is exact at the moment
 //! it is read, but the counts are read one after the other, so while work moves they may
-//! not add up to one instant. Keeping them costs the hot paths only stores to cache lines
-//! the running thread owns (no shared read-modify-write per task).
+//! not add up to one instant. Keeping them costs the hot paths one store per work item to a
+//! cache line the worker owns (no shared read-modify-write, nothing per task of a turn).
 
 /// A runner's work at one moment; from [`TaskRunner::stats`](super::TaskRunner::stats).
 ///
@@ -25,7 +25,10 @@
 pub struct RunnerStats {
     /// Tasks posted and due, not started yet.
     pub pending: usize,
-    /// Tasks running now (0 or 1 for a sequence or a single-thread runner).
+    /// Tasks running now: 0 or 1 for a sequence or a single-thread runner, at most its
+    /// limit for a parallel runner. For runners on a pool this counts workers in a *turn*
+    /// of the runner (from taking it to giving it back), so a worker that just finished
+    /// the last queued task and lingers a few microseconds for the next one still counts.
     pub running: usize,
     /// Delayed tasks not due yet (each repeating task counts its next run; a cancelled
     /// delayed task counts until its deadline, as an empty shell).
