@@ -231,9 +231,10 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     ///
     /// As for [`post_task`](Self::post_task). The future resolves to
-    /// [`TaskError::Panicked`] when the task panics (the panic also goes to the runner's
-    /// panic handler) and to [`TaskError::Dropped`] when the runner shuts down before it
-    /// runs.
+    /// [`TaskError::Panicked`](super::TaskError::Panicked) when the task panics (the
+    /// panic also goes to the runner's panic handler) and to
+    /// [`TaskError::Dropped`](super::TaskError::Dropped) when the runner shuts down
+    /// before it runs.
     fn post_with_result<T: Send + 'static>(
         &self,
         task: impl FnOnce() -> T + Send + 'static,
