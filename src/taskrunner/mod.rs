@@ -12,11 +12,17 @@
 //!
 //! Every runner offers the [`TaskRunner`] methods: `post_task`, `post_delayed_task`
 //! (never early; equal deadlines in post order; zero delay = `post_task`),
-//! `post_repeating_task` (a [`RepeatingTaskHandle`] with an immediate, idempotent
-//! `stop`), `post_task_and_reply` (and [`post_task_and_reply_with_result`]),
-//! `shutdown`, `is_closed`, `wait_idle` (with a timeout variant) and
-//! `runs_tasks_in_current_sequence`; inside a task, [`current_runner`] returns the
-//! runner.
+//! `post_cancelable_delayed_task` (a [`DelayedTaskHandle`]), `post_repeating_task` (a
+//! [`RepeatingTaskHandle`] with an immediate, idempotent `stop`), `post_task_and_reply`
+//! (and [`post_task_and_reply_with_result`], and `post_task_and_reply_to_current`, which
+//! replies to the posting runner), `shutdown`, `is_closed`, `wait_idle` (with a timeout
+//! variant), `stats` and `runs_tasks_in_current_sequence`; inside a task,
+//! [`current_runner`] returns the runner.
+//!
+//! **Async code** awaits instead of blocking: `post_with_result` returns a [`TaskFuture`],
+//! `wait_idle_async` a [`WaitIdleFuture`], [`SequenceBound::call`] a `TaskFuture`, and
+//! [`ThreadPool::shutdown_async`] waits for the pool's threads; the runners' own threads
+//! wake these futures, so they work under any executor.
 //!
 //! ```
 //! use steadfast::taskrunner::{TaskRunner, TaskTraits, ThreadPool, SingleThreadTaskRunner};
