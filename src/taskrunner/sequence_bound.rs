@@ -59,8 +59,9 @@ type Call<T> = Box<dyn FnOnce(&mut T) + Send>;
 /// drops the closure at once. Calls queued but not run follow the runner's shutdown
 /// behaviour: with skip-on-shutdown (the default, and what runners without traits get)
 /// the running call finishes and the rest are dropped; with block-shutdown the queued
-/// calls still run, except those that race the shutdown itself (posted while it happens,
-/// with no drain queued yet), which are dropped.
+/// calls still run, and calls posted while the runner still drains are taken too (a call
+/// posting its follow-up, as for the runner's own tasks); once it has drained they are
+/// refused.
 ///
 /// **Dropping** the last handle drops the value once no drain is queued or running, on
 /// whichever thread lets go last; queued calls still run first.
@@ -194,7 +195,10 @@ impl<T: Send + 'static> SequenceBound<T> {
     /// before).
     pub fn post(&self, f: impl FnOnce(&mut T) + Send + 'static) -> Result<(), PostError> {
         let shared = &self.shared;
-        if shared.runner.is_closed() {
+        // A block-shutdown runner that is shutting down may still take the call (its
+        // drain, or a fresh one, runs it while the runner drains); refused, the drain
+        // post drops it below.
+        if !shared.blocks_shutdown && shared.runner.is_closed() {
             drop(f);
             return Err(shared.closed_error());
         }
