@@ -30,6 +30,49 @@ fn zero_workers_is_a_typed_error() {
     assert!(err.to_string().contains("at least 1 worker"));
 }
 
+// Issue 12, defect 4: a NUL byte in a thread name used to panic inside std's thread
+// builder; the constructors return `Result`, so it is a typed error.
+#[test]
+fn a_nul_byte_in_a_thread_name_is_a_typed_error() {
+    let err = ThreadPool::builder()
+        .name("io\0pool")
+        .workers(1)
+        .build()
+        .unwrap_err();
+    assert!(matches!(&err, BuildError::InvalidThreadName { name } if name == "io\0pool"));
+    assert!(err.to_string().contains("NUL"), "{err}");
+    let err = steadfast::taskrunner::SingleThreadTaskRunner::new("ui\0").unwrap_err();
+    assert!(matches!(err, BuildError::InvalidThreadName { .. }));
+    let err = steadfast::taskrunner::SingleThreadTaskRunner::with_options("\0", TaskTraits::default(), None)
+        .unwrap_err();
+    assert!(matches!(err, BuildError::InvalidThreadName { .. }));
+    // Runner names are not thread names: a NUL byte there is fine.
+    let pool = pool("t-nul", 1);
+    let seq = pool.sequenced_runner_named("a\0b", TaskTraits::default());
+    seq.post_task(|| ()).unwrap();
+    seq.wait_idle().unwrap();
+}
+
+// Issue 12, defect 5: a parallel runner asked of a closed pool used to be `Ok` and refuse
+// every post.
+#[test]
+fn a_parallel_runner_of_a_closed_pool_is_a_typed_error() {
+    let pool = pool("t-parclosed", 1);
+    pool.shutdown();
+    let err = pool.parallel_runner(2, TaskTraits::default()).unwrap_err();
+    assert!(matches!(&err, BuildError::PoolClosed { pool } if pool == "t-parclosed"));
+    assert!(err.to_string().contains("shut down"), "{err}");
+    assert!(matches!(
+        pool.parallel_runner_named("p", 2, TaskTraits::default()),
+        Err(BuildError::PoolClosed { .. })
+    ));
+    // A zero limit is still reported as such, closed pool or not.
+    assert!(matches!(
+        pool.parallel_runner(0, TaskTraits::default()),
+        Err(BuildError::ZeroConcurrency)
+    ));
+}
+
 // go-task-runner: TestSequencedTaskRunner_Order — tasks run in post order.
 #[test]
 fn sequence_runs_in_post_order_across_workers() {
@@ -181,6 +224,111 @@ fn best_effort_is_not_starved_by_endless_user_blocking_work() {
     stop.store(true, Ordering::SeqCst);
     assert!(ran.is_ok(), "best-effort task starved under user-blocking load");
     hot.wait_idle().unwrap();
+}
+
+// Issue 12, defect 2: both workers of a 2-worker pool running long best-effort tasks kept
+// user-blocking work waiting until one of them ended. Chromium's "TooManyBestEffortTasks
+// doesn't prevent USER_VISIBLE tasks from running", in our terms.
+#[test]
+fn long_best_effort_tasks_leave_a_worker_for_user_blocking_work() {
+    let pool = pool("t-becap", 2);
+    assert_eq!(pool.max_best_effort_tasks(), 1, "default: half the workers");
+    let mut gates = [Gate::new(), Gate::new()];
+    for gate in &mut gates {
+        pool.post_task_with_traits(TaskTraits::best_effort(), gate.task())
+            .unwrap();
+    }
+    // Best-effort work on a runner counts the same way.
+    let background = pool.sequenced_runner(TaskTraits::best_effort());
+    let (be_tx, be_rx) = mpsc::channel();
+    background.post_task(move || be_tx.send(()).unwrap()).unwrap();
+    gates[0].wait_entered();
+    let (tx, rx) = mpsc::channel();
+    for traits in [TaskTraits::user_blocking(), TaskTraits::default()] {
+        let to_pool = tx.clone();
+        pool.post_task_with_traits(traits, move || to_pool.send(()).unwrap())
+            .unwrap();
+        let seq = pool.sequenced_runner(traits);
+        let to_seq = tx.clone();
+        seq.post_task(move || to_seq.send(()).unwrap()).unwrap();
+    }
+    for _ in 0..4 {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("foreground work ran while a best-effort task held a worker");
+    }
+    assert!(
+        be_rx.try_recv().is_err(),
+        "the second best-effort item waits for the first one's slot"
+    );
+    gates[0].open();
+    gates[1].wait_entered();
+    gates[1].open();
+    be_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("queued best-effort work runs once a slot is free");
+    pool.wait_idle().unwrap();
+}
+
+#[test]
+fn best_effort_concurrency_never_exceeds_the_cap() {
+    let pool = ThreadPool::builder()
+        .name("t-becount")
+        .workers(4)
+        .max_best_effort_tasks(2)
+        .build()
+        .unwrap();
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let mut releases = Vec::new();
+    for _ in 0..20 {
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        releases.push(release_tx);
+        let (running, most, entered) = (running.clone(), most.clone(), entered_tx.clone());
+        pool.post_task_with_traits(TaskTraits::best_effort(), move || {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            entered.send(()).unwrap();
+            let _ = release_rx.recv_timeout(Duration::from_secs(10));
+            running.fetch_sub(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    let started = || {
+        entered_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a best-effort task started")
+    };
+    started();
+    started();
+    // Two workers are free: foreground work still runs meanwhile.
+    let (tx, rx) = mpsc::channel();
+    pool.post_task_with_traits(TaskTraits::user_blocking(), move || tx.send(()).unwrap())
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    // Best-effort tasks start in post order, the next one when a running one ends.
+    for (i, release) in releases.iter().enumerate() {
+        release.send(()).unwrap();
+        if i + 2 < 20 {
+            started();
+        }
+    }
+    pool.wait_idle_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        2,
+        "at most the cap, and the cap was reached"
+    );
+}
+
+#[test]
+fn a_best_effort_cap_of_zero_is_a_typed_error() {
+    let err = ThreadPool::builder()
+        .max_best_effort_tasks(0)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, BuildError::ZeroBestEffortTasks));
+    assert!(err.to_string().contains("max_best_effort_tasks"));
 }
 
 // go-task-runner: TestThreadPool_PanicRecovery.
@@ -357,9 +505,11 @@ fn a_block_shutdown_post_racing_shutdown_is_refused_or_run() {
         let ran = Arc::new(AtomicUsize::new(0));
         let traits = TaskTraits::default().shutdown_behavior(ShutdownBehavior::BlockShutdown);
         let (p, r) = (pool.clone(), ran.clone());
+        // Bounded: block-shutdown work posted during shutdown is taken (and waited for),
+        // so an endless poster would keep the shutdown going, as in Chromium.
         let poster = std::thread::spawn(move || {
             let mut accepted = 0;
-            loop {
+            for _ in 0..2_000 {
                 let r = r.clone();
                 match p.post_task_with_traits(traits, move || {
                     r.fetch_add(1, Ordering::SeqCst);
@@ -368,6 +518,7 @@ fn a_block_shutdown_post_racing_shutdown_is_refused_or_run() {
                     Err(_) => return accepted,
                 }
             }
+            accepted
         });
         while ran.load(Ordering::SeqCst) < 10 {
             std::thread::yield_now();
@@ -433,11 +584,18 @@ fn pool_shutdown_runs_block_shutdown_sequences_and_drops_the_rest() {
         std::thread::spawn(move || pool.shutdown())
     };
     eventually("pool closed", || pool.is_closed());
-    assert!(blocking.post_task(|| ()).is_err());
+    // Block-shutdown work is still taken while the shutdown is in progress (Chromium's
+    // TaskTracker), and shutdown waits for it; skip-on-shutdown work is refused.
+    let l = log.clone();
+    blocking.post_task(move || l.push("late")).unwrap();
+    assert!(skipping.post_task(|| ()).is_err());
     assert_eq!(drops.count(), 1, "the delayed task was cancelled at shutdown");
     gate.open();
     shutter.join().unwrap();
-    let expected: Vec<String> = (0..5).map(|i| format!("block{i}")).collect();
+    let expected: Vec<String> = (0..5)
+        .map(|i| format!("block{i}"))
+        .chain(["late".to_owned()])
+        .collect();
     assert_eq!(log.get(), expected);
     assert_eq!(drops.count(), 11);
     assert_eq!(threads_named("t-pshut"), 0, "shutdown joined every thread");
@@ -522,4 +680,81 @@ fn public_types_are_send_sync() {
     check::<steadfast::taskrunner::RepeatingTaskHandle>();
     check::<steadfast::taskrunner::RunnerHandle>();
     check::<PostError>();
+}
+
+// go-task-runner's RunnerStats / PoolStats: pending, running and delayed counts.
+#[test]
+fn stats_count_pending_running_and_delayed_work() {
+    use steadfast::taskrunner::{SingleThreadTaskRunner, TaskRunner};
+    let pool = pool("t-stats", 1);
+    let seq = pool.sequenced_runner(TaskTraits::default());
+    let single = SingleThreadTaskRunner::new("t-stats-st").unwrap();
+    for runner in [seq.handle(), single.handle()] {
+        assert_eq!(runner.stats(), Default::default());
+        let mut gate = Gate::new();
+        runner.post_task(gate.task()).unwrap();
+        gate.wait_entered();
+        for _ in 0..3 {
+            runner.post_task(|| ()).unwrap();
+        }
+        let later: Vec<_> = (0..2)
+            .map(|_| {
+                runner
+                    .post_cancelable_delayed_task(|| (), Duration::from_secs(3600))
+                    .unwrap()
+            })
+            .collect();
+        let stats = runner.stats();
+        assert_eq!(
+            (stats.pending, stats.running, stats.delayed),
+            (3, 1, 2),
+            "{runner:?}"
+        );
+        gate.open();
+        runner.wait_idle().unwrap();
+        eventually("nothing running", || runner.stats().running == 0);
+        assert_eq!(runner.stats().pending, 0);
+        drop(later); // cancelled: only empty shells stay until their deadline
+        assert_eq!(runner.stats().delayed, 2);
+        runner.shutdown();
+        assert_eq!(runner.stats().delayed, 0, "shutdown drops delayed tasks");
+    }
+
+    // A parallel runner counts each running task; the pool counts its items.
+    drop(pool);
+    let pool = ThreadPool::builder().name("t-pstats").workers(2).build().unwrap();
+    let par = pool.parallel_runner(2, TaskTraits::default()).unwrap();
+    let mut gates = [Gate::new(), Gate::new()];
+    for gate in &mut gates {
+        par.post_task(gate.task()).unwrap();
+    }
+    for gate in &gates {
+        gate.wait_entered();
+    }
+    par.post_task(|| ()).unwrap();
+    let stats = par.stats();
+    assert_eq!((stats.pending, stats.running), (1, 2));
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.threads, stats.running),
+        (2, 2),
+        "both workers run a turn of the runner"
+    );
+    pool.post_task(|| ()).unwrap();
+    pool.post_task(|| ()).unwrap();
+    pool.post_delayed_task(|| (), Duration::from_secs(3600)).unwrap();
+    par.post_delayed_task(|| (), Duration::from_secs(3600)).unwrap();
+    let stats = pool.stats();
+    assert_eq!((stats.queued, stats.delayed), (2, 2));
+    for gate in &gates {
+        gate.open();
+    }
+    pool.wait_idle().unwrap();
+    par.wait_idle().unwrap();
+    eventually("the pool is idle", || {
+        let s = pool.stats();
+        s.queued == 0 && s.running == 0
+    });
+    pool.shutdown();
+    assert_eq!(pool.stats().threads, 0);
 }

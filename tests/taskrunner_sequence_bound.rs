@@ -348,3 +348,43 @@ fn a_busy_value_gives_its_worker_back_between_batches() {
     flooder.join().unwrap();
     assert!(other.is_ok(), "a plain pool task ran while the value was flooded");
 }
+
+// Issue 12, defect 1, for values bound to a block-shutdown sequence: a call running when
+// shutdown starts may post its follow-up ("save, then flush").
+#[test]
+fn a_block_shutdown_call_can_post_its_follow_up_during_shutdown() {
+    let pool = pool("sb-follow", 1);
+    let seq = pool.sequenced_runner(TaskTraits::default().shutdown_behavior(ShutdownBehavior::BlockShutdown));
+    let bound = SequenceBound::new(&seq, Vec::new());
+    let (entered_tx, entered) = mpsc::channel();
+    let (go_tx, go) = mpsc::channel::<()>();
+    let (posted_tx, posted) = mpsc::channel();
+    let (flushed_tx, flushed) = mpsc::channel();
+    let me = bound.clone();
+    bound
+        .post(move |v| {
+            entered_tx.send(()).unwrap();
+            let _ = go.recv_timeout(Duration::from_secs(10));
+            v.push("save");
+            posted_tx
+                .send(me.post(move |v| {
+                    v.push("flush");
+                    flushed_tx.send(v.clone()).unwrap();
+                }))
+                .unwrap();
+        })
+        .unwrap();
+    entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    seq.shutdown();
+    go_tx.send(()).unwrap();
+    assert_eq!(posted.recv_timeout(Duration::from_secs(10)).unwrap(), Ok(()));
+    assert_eq!(
+        flushed.recv_timeout(Duration::from_secs(10)).unwrap(),
+        ["save", "flush"]
+    );
+    assert_eq!(seq.wait_idle(), Err(steadfast::taskrunner::WaitIdleError::Closed));
+    drop(bound);
+    // Drained: refused now.
+    let late = SequenceBound::new(&seq, ());
+    assert!(late.post(|_| ()).unwrap_err().is_closed());
+}

@@ -442,3 +442,279 @@ fn reply_skipped_when_task_panics_and_dropped_when_reply_runner_closed() {
     let err = worker.post_task_and_reply(|| (), || (), &ui).unwrap_err();
     assert!(matches!(err, PostError::ReplyRunnerClosed { .. }));
 }
+
+/// A pool whose panic handler counts every report.
+fn pool_counting_panics(name: &str) -> (ThreadPool, Arc<AtomicUsize>) {
+    let panics = Arc::new(AtomicUsize::new(0));
+    let seen = panics.clone();
+    let pool = ThreadPool::builder()
+        .name(name)
+        .workers(1)
+        .panic_handler(move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    (pool, panics)
+}
+
+// Issue 12, defect 3: `Duration::MAX` as an interval or a first delay used to overflow
+// `Instant + Duration` in the caller, or (after a first run at once) inside the runner,
+// where the crate's own panic was reported as the user's and the handle kept saying
+// "running".
+#[test]
+fn huge_repeating_durations_saturate_instead_of_panicking() {
+    let (pool, panics) = pool_counting_panics("d-huge");
+    let (all, _owner) = runners(&pool, "d-huge-st");
+    for runner in all {
+        for options in [
+            Repeating::every(Duration::MAX),
+            Repeating::every(Duration::from_millis(1)).initial_delay(Duration::MAX),
+            Repeating::every(Duration::MAX).fixed_rate(),
+        ] {
+            let handle = runner.post_repeating_task_with(options, || ()).unwrap();
+            assert!(!handle.is_stopped(), "{runner:?} {options:?}");
+            handle.stop();
+            assert_eq!(handle.stop_reason(), Some(RepeatStop::Stopped));
+        }
+        let handle = runner
+            .post_repeating_task_with_initial_delay(|| (), Duration::MAX, Duration::MAX)
+            .unwrap();
+        assert!(!handle.is_stopped());
+        drop(handle);
+
+        // First run at once, the next one "never": the run happens, nothing is reported,
+        // and the handle still tells the truth.
+        for options in [
+            Repeating::every(Duration::MAX).initial_delay(Duration::ZERO),
+            Repeating::every(Duration::MAX)
+                .initial_delay(Duration::ZERO)
+                .fixed_rate(),
+        ] {
+            let (tx, rx) = mpsc::channel();
+            let handle = runner
+                .post_repeating_task_with(options, move || {
+                    let _ = tx.send(());
+                })
+                .unwrap();
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("the first run happens at once");
+            runner.wait_idle().unwrap(); // the run and its rescheduling are over
+            assert_eq!(handle.run_count(), 1);
+            assert_eq!(handle.panic_count(), 0, "{runner:?} {options:?}");
+            assert!(!handle.is_stopped(), "the repetition is still scheduled");
+            assert_eq!(handle.stop_reason(), None);
+            handle.stop();
+            assert!(handle.is_stopped());
+        }
+    }
+    assert_eq!(
+        panics.load(Ordering::SeqCst),
+        0,
+        "no panic may be reported: no user code panicked"
+    );
+}
+
+#[test]
+fn cancel_releases_a_delayed_task_at_once_on_every_runner() {
+    let pool = pool("d-cancelone", 2);
+    let (all, _owner) = runners(&pool, "d-cancelone-st");
+    for runner in &all {
+        let drops = Drops::default();
+        let t = drops.track();
+        let handle = runner
+            .post_cancelable_delayed_task(move || drop(t), Duration::from_secs(3600))
+            .unwrap();
+        assert!(handle.is_pending());
+        assert!(handle.cancel(), "{runner:?}");
+        assert_eq!(drops.count(), 1, "the closure is released by cancel itself");
+        assert!(!handle.is_pending());
+        assert!(!handle.cancel(), "idempotent");
+
+        // Dropping the handle cancels; detaching lets it run.
+        let (tx, rx) = mpsc::channel();
+        let tx2 = tx.clone();
+        drop(
+            runner
+                .post_cancelable_delayed_task(move || tx.send("dropped").unwrap(), Duration::from_millis(1)),
+        );
+        runner
+            .post_cancelable_delayed_task(move || tx2.send("detached").unwrap(), Duration::from_millis(1))
+            .unwrap()
+            .detach();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "detached");
+        assert!(
+            rx.recv_timeout(Duration::from_secs(10)).is_err(),
+            "both senders gone, one message"
+        );
+
+        // After the run, cancel says it was too late.
+        let (tx, rx) = mpsc::channel();
+        let handle = runner
+            .post_cancelable_delayed_task(move || tx.send(()).unwrap(), Duration::ZERO)
+            .unwrap();
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(!handle.cancel());
+    }
+}
+
+// The race, counted exactly: each task is either cancelled (and never starts) or runs,
+// never both, never neither, with the cancel coming from another OS thread around the
+// deadline.
+#[test]
+fn cancel_racing_the_deadline_either_wins_or_the_task_runs_never_both() {
+    let pool = pool("d-cancelrace", 2);
+    let seq = pool.sequenced_runner(TaskTraits::default());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (handles_tx, handles_rx) = mpsc::channel();
+    let canceller = std::thread::spawn(move || {
+        let mut cancelled = 0;
+        for handle in handles_rx {
+            let handle: steadfast::taskrunner::DelayedTaskHandle = handle;
+            if handle.cancel() {
+                cancelled += 1;
+            }
+        }
+        cancelled
+    });
+    const N: usize = 2_000;
+    for i in 0..N {
+        let r = ran.clone();
+        let delay = Duration::from_micros((i % 50) as u64);
+        let handle = seq
+            .post_cancelable_delayed_task(
+                move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                },
+                delay,
+            )
+            .unwrap();
+        handles_tx.send(handle).unwrap();
+    }
+    drop(handles_tx);
+    let cancelled = canceller.join().unwrap();
+    // Every handle is gone; the shells of tasks that were not cancelled may still be due.
+    eventually("every task not cancelled ran", || {
+        ran.load(Ordering::SeqCst) + cancelled >= N
+    });
+    seq.wait_idle().unwrap();
+    assert_eq!(
+        ran.load(Ordering::SeqCst) + cancelled,
+        N,
+        "ran {} cancelled {cancelled}",
+        ran.load(Ordering::SeqCst)
+    );
+}
+
+// Pool-level posts take traits (Chromium's `base::ThreadPool::PostDelayedTask(FROM_HERE,
+// {traits}, ...)`): a delayed pool task used to be always default / skip-on-shutdown.
+#[test]
+fn delayed_pool_tasks_keep_their_traits() {
+    // `may_block` is observable: a delayed task that declared it and blocks in a
+    // `ScopedBlockingCall` gets a stand-in worker, so the pool's only worker being
+    // blocked does not hold back other work.
+    let pool = pool("r-ptraits", 1);
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    pool.post_delayed_task_with_traits(
+        TaskTraits::default().may_block(true),
+        move || {
+            let _blocked = steadfast::taskrunner::ScopedBlockingCall::new();
+            entered_tx.send(()).unwrap();
+            let _ = released.recv_timeout(Duration::from_secs(10));
+        },
+        Duration::from_millis(1),
+    )
+    .unwrap();
+    entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    let (tx, rx) = mpsc::channel();
+    pool.post_task(move || tx.send(()).unwrap()).unwrap();
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("other work ran beside the blocked delayed task: its may_block trait was kept");
+    release.send(()).unwrap();
+    pool.wait_idle_timeout(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn pool_task_and_reply_and_the_pool_task_runner() {
+    let pool = pool("r-ppool", 2);
+    let ui = SingleThreadTaskRunner::new("r-ppool-ui").unwrap();
+    let (tx, rx) = mpsc::channel();
+    let ui_check = ui.clone();
+    pool.post_task_and_reply_with_traits(
+        TaskTraits::best_effort(),
+        || (),
+        move || tx.send(ui_check.runs_tasks_in_current_sequence()).unwrap(),
+        &ui,
+    )
+    .unwrap();
+    assert!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "the reply ran on the reply runner"
+    );
+    // A closed reply runner: nothing is posted.
+    let closed = SingleThreadTaskRunner::new("r-ppool-closed").unwrap();
+    closed.shutdown();
+    let drops = Drops::default();
+    let (t, r) = (drops.track(), drops.track());
+    assert!(matches!(
+        pool.post_task_and_reply_with_traits(
+            TaskTraits::default(),
+            move || drop(t),
+            move || drop(r),
+            &closed
+        ),
+        Err(PostError::ReplyRunnerClosed { .. })
+    ));
+    assert_eq!(drops.count(), 2);
+
+    // The pool's task runner: every TaskRunner helper on the pool, with traits.
+    let background = pool.task_runner(TaskTraits::best_effort()).unwrap();
+    assert!(background.name().starts_with("r-ppool-tasks-"));
+    let (tx, rx) = mpsc::channel();
+    post_task_and_reply_with_result(&background, || 6 * 7, move |v| tx.send(v).unwrap(), &ui).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), 42);
+    background.wait_idle().unwrap();
+    pool.shutdown();
+    assert!(matches!(
+        pool.task_runner(TaskTraits::default()),
+        Err(steadfast::taskrunner::BuildError::PoolClosed { .. })
+    ));
+}
+
+// Chromium's `PostTaskAndReply` replies to the sequence that posted.
+#[test]
+fn reply_goes_to_the_posting_runner_by_default() {
+    let pool = pool("r-here", 2);
+    let worker = pool.sequenced_runner(TaskTraits::default());
+    let (all, _owner) = runners(&pool, "r-here-st");
+    for origin in all {
+        let (tx, rx) = mpsc::channel();
+        let (w, me) = (worker.clone(), origin.clone());
+        origin
+            .post_task(move || {
+                let tx2 = tx.clone();
+                let posted = w.post_task_and_reply_to_current(
+                    || (),
+                    move || tx2.send(Some(me.runs_tasks_in_current_sequence())).unwrap(),
+                );
+                if posted.is_err() {
+                    tx.send(None).unwrap();
+                }
+            })
+            .unwrap();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+            Some(true),
+            "{origin:?}"
+        );
+    }
+    // Outside a runner's task there is nothing to reply to.
+    let drops = Drops::default();
+    let (t, r) = (drops.track(), drops.track());
+    assert_eq!(
+        worker.post_task_and_reply_to_current(move || drop(t), move || drop(r)),
+        Err(PostError::NoCurrentRunner)
+    );
+    assert_eq!(drops.count(), 2, "both closures dropped, nothing posted");
+}

@@ -12,6 +12,9 @@ thread_local! {
     static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
     static CURRENT: RefCell<Option<RunnerHandle>> = const { RefCell::new(None) };
     static WORKER_OF: Cell<u64> = const { Cell::new(0) };
+    /// The pool whose worker *loop* runs on this thread (not its timer thread): a post
+    /// made here is taken by this very loop before it can exit.
+    static LOOP_OF: Cell<u64> = const { Cell::new(0) };
     /// The pool whose worker this thread is (for `ScopedBlockingCall`).
     static POOL: RefCell<Weak<PoolInner>> = const { RefCell::new(Weak::new()) };
     /// Whether the task (or turn) running on this worker declared `may_block`.
@@ -94,7 +97,13 @@ pub(crate) fn is_pool_worker() -> bool {
 /// Marks this thread as a worker of `pool`.
 pub(crate) fn set_current_pool(pool: &Arc<PoolInner>) {
     set_worker_of(pool.id);
+    LOOP_OF.with(|l| l.set(pool.id));
     POOL.with(|p| *p.borrow_mut() = Arc::downgrade(pool));
+}
+
+/// Whether a worker loop of `pool` runs on this thread.
+pub(crate) fn is_worker_loop_of(pool: u64) -> bool {
+    LOOP_OF.with(|l| l.get() == pool)
 }
 
 /// The pool whose worker this thread is.

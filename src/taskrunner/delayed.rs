@@ -11,6 +11,7 @@ use super::Task;
 use super::panic_handler::discard;
 use super::pool::PoolInner;
 use super::source::Source;
+use super::traits::TaskTraits;
 
 struct Entry<T> {
     deadline: Instant,
@@ -74,6 +75,14 @@ impl<T> DelayHeap<T> {
         }
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub(crate) fn count_owner(&self, owner: u64) -> usize {
+        self.heap.iter().filter(|e| e.owner == owner).count()
+    }
+
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.heap.peek().map(|e| e.deadline)
     }
@@ -103,7 +112,8 @@ impl<T> DelayHeap<T> {
 /// Where a ripe task goes.
 pub(crate) enum Target {
     Source(Arc<Source>),
-    Pool { blocks_shutdown: bool },
+    /// A task posted to the pool itself, with its traits.
+    Pool(TaskTraits),
 }
 
 struct TimerState {
@@ -148,6 +158,16 @@ impl Timer {
             self.cv.notify_one();
         }
         Ok(())
+    }
+
+    /// Delayed tasks of `owner` not due yet (a scan: for statistics only).
+    pub(crate) fn count_owner(&self, owner: u64) -> usize {
+        lock(&self.state).heap.count_owner(owner)
+    }
+
+    /// Every delayed task not due yet.
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.state).heap.len()
     }
 
     /// Cancels every delayed task of `owner`, dropping the closures on this thread.
@@ -200,7 +220,7 @@ impl Timer {
             for (target, task) in ripe.drain(..) {
                 match target {
                     Target::Source(source) => source.push_ripe(task),
-                    Target::Pool { blocks_shutdown } => pool.push_ripe(task, blocks_shutdown),
+                    Target::Pool(traits) => pool.push_ripe(task, traits),
                 }
             }
         }

@@ -16,6 +16,11 @@ pub enum PostError {
     /// A repeating task needs a non-zero interval: a zero interval would spin a worker.
     #[error("a repeating task needs an interval above zero; a zero interval would spin a worker")]
     ZeroInterval,
+    /// A reply to the *current* runner was asked for
+    /// ([`post_task_and_reply_to_current`](crate::taskrunner::TaskRunner::post_task_and_reply_to_current))
+    /// outside of any runner's task; nothing was posted.
+    #[error("no current task runner to reply to: call this from a runner's task, or name the reply runner")]
+    NoCurrentRunner,
     /// [`post_task_and_reply`](crate::taskrunner::TaskRunner::post_task_and_reply) was given
     /// a reply runner that is already shut down, so the reply could never run; the task
     /// was not posted either.
@@ -52,6 +57,18 @@ pub enum BuildError {
         /// The pool's name.
         pool: String,
     },
+    /// A thread name with a NUL byte: the operating system cannot take it.
+    #[error("thread name {name:?} contains a NUL byte; thread names cannot hold one")]
+    InvalidThreadName {
+        /// The name as given.
+        name: String,
+    },
+    /// [`max_best_effort_tasks(0)`](crate::taskrunner::ThreadPoolBuilder::max_best_effort_tasks)
+    /// would never run a best-effort task.
+    #[error(
+        "a thread pool needs max_best_effort_tasks of at least 1: with 0 no best-effort task would ever run"
+    )]
+    ZeroBestEffortTasks,
     /// The operating system refused to start a thread.
     #[error("could not start thread `{thread}`: {source}")]
     Spawn {
@@ -79,6 +96,33 @@ pub enum WaitIdleError {
     WouldDeadlock,
 }
 
+/// Why a [`TaskFuture`](crate::taskrunner::TaskFuture) resolved without a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskFutureError {
+    /// The task panicked; the panic also went to the runner's panic handler.
+    #[error("task on `{runner}` panicked: {message}")]
+    Panicked {
+        /// The runner the task ran on.
+        runner: String,
+        /// The panic message.
+        message: String,
+    },
+    /// The task was dropped without running: its runner (or pool) shut down first.
+    #[error("task on `{runner}` was dropped without running: the runner shut down first")]
+    Dropped {
+        /// The runner that dropped the task.
+        runner: String,
+    },
+}
+
+impl TaskFutureError {
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskFutureError::Panicked { .. })
+    }
+}
+
 /// Why the global pool could not be installed or found.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -93,4 +137,15 @@ pub enum GlobalPoolError {
     /// Building the pool failed.
     #[error(transparent)]
     Build(#[from] BuildError),
+}
+
+/// Checks a name that will become a thread's name (the OS refuses a NUL byte in it; std
+/// would panic).
+pub(crate) fn check_thread_name(name: &str) -> Result<(), BuildError> {
+    if name.contains('\0') {
+        return Err(BuildError::InvalidThreadName {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
 }

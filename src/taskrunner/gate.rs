@@ -9,6 +9,14 @@
 //! enqueues (the enqueue happens before the post's release of its count). An accepted
 //! post is never dropped by a racing shutdown; the loom model below checks it.
 //!
+//! Block-shutdown work is still accepted while the pool shuts down (Chromium's
+//! TaskTracker): such a post, refused by [`Gate::admit`], may come in through
+//! [`Gate::admit_late`] until the last worker *seals* the gate. Sealing is a
+//! compare-and-swap from exactly "closed, no post in progress", so a late post either
+//! was counted (the seal fails and the worker looks again) or sees the seal and is
+//! refused; after a successful seal the worker looks at the queues once more, and every
+//! accepted post has enqueued by then. The second loom model below checks it.
+//!
 //! The word changes twice per post, so readers that only want a hint ("is the pool
 //! closing?", asked by workers for every task) read a copy of the flag kept on a cache
 //! line of its own instead; reading the word itself would pull its line away from the
@@ -17,7 +25,9 @@
 use super::sync::{AtomicBool, AtomicUsize, Ordering, Padded};
 
 const CLOSED: usize = 1;
-const ONE_POST: usize = 2;
+/// Set by the last worker once the shutdown has drained: late posts are refused.
+const SEALED: usize = 2;
+const ONE_POST: usize = 4;
 
 pub(crate) struct Gate {
     state: Padded<AtomicUsize>,
@@ -51,6 +61,30 @@ impl Gate {
         Some(Admission(self))
     }
 
+    /// Admits a block-shutdown post once the gate is closed: `None` once the last worker
+    /// sealed it (the shutdown is over). Only for posts that [`admit`](Self::admit)
+    /// refused.
+    pub(crate) fn admit_late(&self) -> Option<Admission<'_>> {
+        if self.state.fetch_add(ONE_POST, Ordering::AcqRel) & SEALED != 0 {
+            self.state.fetch_sub(ONE_POST, Ordering::Release);
+            return None;
+        }
+        Some(Admission(self))
+    }
+
+    /// For the last worker, about to exit: seals the closed gate, succeeding only when no
+    /// post is in progress (or it is already sealed). Look at the queues again after a
+    /// successful seal: a late post admitted before it has enqueued by then.
+    pub(crate) fn seal(&self) -> bool {
+        match self
+            .state
+            .compare_exchange(CLOSED, CLOSED | SEALED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(now) => now == CLOSED | SEALED,
+        }
+    }
+
     /// Closes the gate; true for the call that closed it.
     pub(crate) fn close(&self) -> bool {
         self.closed_hint.store(true, Ordering::SeqCst);
@@ -69,7 +103,7 @@ impl Gate {
     /// Whether a worker whose queues are empty may exit: closed, and no post in
     /// progress. Look at the queues *after* this returns true.
     pub(crate) fn may_exit(&self) -> bool {
-        self.state.load(Ordering::Acquire) == CLOSED
+        self.state.load(Ordering::Acquire) & !SEALED == CLOSED
     }
 }
 
@@ -117,6 +151,53 @@ mod loom_model {
                 ran,
                 accepted.load(Ordering::SeqCst),
                 "an accepted post was dropped"
+            );
+        });
+    }
+
+    #[test]
+    fn loom_a_late_block_shutdown_post_is_refused_or_run_by_the_last_worker() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let gate = Arc::new(Gate::new());
+            let queued = Arc::new(AtomicUsize::new(0));
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let (g, q, a) = (gate.clone(), queued.clone(), accepted.clone());
+            // A block-shutdown post from outside the pool: the open path, else the late one.
+            let poster = loom::thread::spawn(move || {
+                let admitted = g.admit().or_else(|| g.admit_late());
+                if let Some(_admitted) = admitted {
+                    q.fetch_add(1, Ordering::SeqCst);
+                    a.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            let g = gate.clone();
+            let closer = loom::thread::spawn(move || {
+                g.close();
+            });
+            // The last worker, as in `PoolInner::worker`: seal, then look once more.
+            let mut ran = 0;
+            loop {
+                if queued.load(Ordering::SeqCst) > 0 {
+                    queued.fetch_sub(1, Ordering::SeqCst);
+                    ran += 1;
+                    continue;
+                }
+                if gate.is_closed() && gate.may_exit() && queued.load(Ordering::SeqCst) == 0 {
+                    if gate.seal() && queued.load(Ordering::SeqCst) == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                loom::thread::yield_now();
+            }
+            poster.join().unwrap();
+            closer.join().unwrap();
+            assert_eq!(
+                ran,
+                accepted.load(Ordering::SeqCst),
+                "a late post was accepted after the last worker left"
             );
         });
     }

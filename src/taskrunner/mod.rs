@@ -12,11 +12,17 @@
 //!
 //! Every runner offers the [`TaskRunner`] methods: `post_task`, `post_delayed_task`
 //! (never early; equal deadlines in post order; zero delay = `post_task`),
-//! `post_repeating_task` (a [`RepeatingTaskHandle`] with an immediate, idempotent
-//! `stop`), `post_task_and_reply` (and [`post_task_and_reply_with_result`]),
-//! `shutdown`, `is_closed`, `wait_idle` (with a timeout variant) and
-//! `runs_tasks_in_current_sequence`; inside a task, [`current_runner`] returns the
-//! runner.
+//! `post_cancelable_delayed_task` (a [`DelayedTaskHandle`]), `post_repeating_task` (a
+//! [`RepeatingTaskHandle`] with an immediate, idempotent `stop`), `post_task_and_reply`
+//! (and [`post_task_and_reply_with_result`], and `post_task_and_reply_to_current`, which
+//! replies to the posting runner), `shutdown`, `is_closed`, `wait_idle` (with a timeout
+//! variant), `stats` and `runs_tasks_in_current_sequence`; inside a task,
+//! [`current_runner`] returns the runner.
+//!
+//! **Async code** awaits instead of blocking: `post_with_result` returns a [`TaskFuture`],
+//! `wait_idle_async` a [`WaitIdleFuture`], [`SequenceBound::call`] a `TaskFuture`, and
+//! [`ThreadPool::shutdown_async`] waits for the pool's threads; the runners' own threads
+//! wake these futures, so they work under any executor.
 //!
 //! ```
 //! use steadfast::taskrunner::{TaskRunner, TaskTraits, ThreadPool, SingleThreadTaskRunner};
@@ -39,7 +45,10 @@
 //!   most 32 tasks per turn. Starvation: every eighth pick of each worker looks at the
 //!   lowest priority first, so best-effort work always gets one pick in eight; since a
 //!   pick may be a whole turn (up to 32 tasks, or one long task), that share is counted
-//!   in picks, not in time (there is no aging).
+//!   in picks, not in time (there is no aging). The other way round, at most
+//!   [`max_best_effort_tasks`](ThreadPoolBuilder::max_best_effort_tasks) best-effort items
+//!   run at once (default: half the workers), so long best-effort work never holds every
+//!   worker while foreground work waits.
 //! * **Blocking**: a task whose traits say [`may_block`](TaskTraits::may_block) marks
 //!   its blocking part with a [`ScopedBlockingCall`]; meanwhile the pool starts an extra
 //!   worker (capped, joined at shutdown, gone once idle and no longer needed), so a pool
@@ -48,7 +57,8 @@
 //! * **Panics never kill a worker**: they go to the pool's (or single-thread runner's)
 //!   [`PanicHandler`], by default a `tracing` error naming the runner.
 //! * **Shutdown** (runner or pool): intake closes; queued tasks follow their
-//!   [`ShutdownBehavior`] (dropped, or run for `BlockShutdown`); delayed tasks are
+//!   [`ShutdownBehavior`] (dropped, or run for `BlockShutdown`, which also takes
+//!   immediate posts made while the shutdown drains, as Chromium does); delayed tasks are
 //!   cancelled and their closures dropped; repeating tasks stop; the running task
 //!   finishes. `wait_idle` never hangs: it refuses to wait on its own runner (or, for a pool's
 //!   runner, from any worker of that pool) and returns
@@ -67,9 +77,11 @@
 //! stopped; a parallel runner has no thread of its own; priorities work on every pool.
 
 mod blocking;
+mod cancel;
 mod context;
 mod delayed;
 mod error;
+mod future;
 mod gate;
 mod global;
 mod panic_handler;
@@ -83,6 +95,7 @@ mod sequenced;
 mod single_thread;
 mod slots;
 mod source;
+mod stats;
 mod sync;
 mod traits;
 mod wait;
@@ -90,8 +103,10 @@ mod wait;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use blocking::ScopedBlockingCall;
+pub use cancel::DelayedTaskHandle;
 pub use context::current_runner;
-pub use error::{BuildError, GlobalPoolError, PostError, WaitIdleError};
+pub use error::{BuildError, GlobalPoolError, PostError, TaskFutureError, WaitIdleError};
+pub use future::{TaskFuture, WaitIdleFuture};
 pub use global::{global_pool, init_global_pool, shutdown_global_pool};
 pub use panic_handler::{PanicHandler, TaskPanic};
 pub use parallel::ParallelTaskRunner;
@@ -102,6 +117,7 @@ pub use runner::{RunnerHandle, TaskRunner};
 pub use sequence_bound::SequenceBound;
 pub use sequenced::SequencedTaskRunner;
 pub use single_thread::SingleThreadTaskRunner;
+pub use stats::{PoolStats, RunnerStats};
 pub use traits::{ShutdownBehavior, TaskPriority, TaskTraits};
 
 /// A task as runners store it: a boxed closure run once.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::error::PostError;
 use super::runner::RunnerHandle;
+use super::source::far_future;
 use crate::Panic;
 
 /// When the next run of a repeating task is due.
@@ -258,18 +259,7 @@ impl Tick {
         }
         if !shared.stopped.load(Ordering::SeqCst) {
             let now = Instant::now();
-            let interval = self.options.interval;
-            let due = match self.options.mode {
-                RepeatMode::FixedDelay => now + interval,
-                RepeatMode::FixedRate => {
-                    let mut due = self.due + interval;
-                    if due <= now {
-                        let behind = (now - due).as_nanos() / interval.as_nanos() + 1;
-                        due += interval * u32::try_from(behind).unwrap_or(u32::MAX);
-                    }
-                    due
-                }
-            };
+            let due = next_due(self.options.mode, self.due, now, self.options.interval);
             let next = Tick {
                 shared: shared.clone(),
                 runner: self.runner.clone(),
@@ -308,10 +298,68 @@ pub(crate) fn start(
         shared: shared.clone(),
         runner: runner.clone(),
         options,
-        due: Instant::now() + delay,
+        due: after(Instant::now(), delay),
         fired: false,
     };
     let handle = RepeatingTaskHandle { shared: Some(shared) };
     runner.post_boxed_task(Box::new(move || tick.run()), delay)?;
     Ok(handle)
+}
+
+/// `from + delay`, saturated like `post_delayed_task` does: a deadline past what `Instant`
+/// can hold becomes "far in the future" (30 years), never an overflow panic.
+fn after(from: Instant, delay: Duration) -> Instant {
+    from.checked_add(delay).unwrap_or_else(far_future)
+}
+
+/// When the run after one that was due at `due` and ended at `now` is due. Saturating
+/// throughout: this runs on the runner after the user's closure, and a panic here would be
+/// reported as if that closure had panicked (and would leave the handle saying "running").
+fn next_due(mode: RepeatMode, due: Instant, now: Instant, interval: Duration) -> Instant {
+    match mode {
+        RepeatMode::FixedDelay => after(now, interval),
+        RepeatMode::FixedRate => {
+            let next = after(due, interval);
+            if next > now {
+                return next;
+            }
+            // Skip the slots that have passed: the first `due + k * interval` after `now`.
+            let behind = (now - next).as_nanos() / interval.as_nanos() + 1;
+            u32::try_from(behind)
+                .ok()
+                .and_then(|k| interval.checked_mul(k))
+                .map_or_else(|| after(now, interval), |skip| after(next, skip))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_due_saturates_instead_of_overflowing() {
+        let now = Instant::now();
+        for mode in [RepeatMode::FixedDelay, RepeatMode::FixedRate] {
+            let due = next_due(mode, now, now, Duration::MAX);
+            assert!(due > now + Duration::from_secs(60 * 60 * 24 * 365));
+        }
+    }
+
+    #[test]
+    fn fixed_rate_skips_passed_slots_and_keeps_phase() {
+        let start = Instant::now();
+        let interval = Duration::from_millis(10);
+        let now = start + Duration::from_millis(35);
+        let due = next_due(RepeatMode::FixedRate, start, now, interval);
+        assert_eq!(due, start + Duration::from_millis(40));
+        // Far behind with a tiny interval: still no overflow, still after `now`.
+        let due = next_due(
+            RepeatMode::FixedRate,
+            start,
+            start + Duration::from_secs(1_000_000),
+            Duration::from_nanos(1),
+        );
+        assert!(due > start + Duration::from_secs(1_000_000));
+    }
 }

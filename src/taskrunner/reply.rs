@@ -40,24 +40,41 @@ where
     Q: TaskRunner + ?Sized,
     T: Send + 'static,
 {
+    let job = reply_job(runner.name(), task, reply, reply_runner)?;
+    runner.post_boxed_task(Box::new(job), Duration::ZERO)
+}
+
+/// The task side of task-and-reply: runs `task`, then posts `reply(result)` to
+/// `reply_runner`; `from` names the runner `task` runs on.
+///
+/// # Errors
+///
+/// [`PostError::ReplyRunnerClosed`] when `reply_runner` is already shut down.
+pub(crate) fn reply_job<T, Q>(
+    from: &str,
+    task: impl FnOnce() -> T + Send + 'static,
+    reply: impl FnOnce(T) + Send + 'static,
+    reply_runner: &Q,
+) -> Result<impl FnOnce() + Send + 'static, PostError>
+where
+    Q: TaskRunner + ?Sized,
+    T: Send + 'static,
+{
     if reply_runner.is_closed() {
         return Err(PostError::ReplyRunnerClosed {
             runner: reply_runner.name().to_owned(),
         });
     }
     let reply_to = reply_runner.handle();
-    let from = runner.name().to_owned();
-    runner.post_boxed_task(
-        Box::new(move || match Panic::catch(task) {
-            Ok(value) => post_reply(&reply_to, &from, move || reply(value)),
-            Err(panic) => {
-                drop(reply);
-                // Re-raised so that the runner reports it to its panic handler with its name.
-                panic.resume()
-            }
-        }),
-        Duration::ZERO,
-    )
+    let from = from.to_owned();
+    Ok(move || match Panic::catch(task) {
+        Ok(value) => post_reply(&reply_to, &from, move || reply(value)),
+        Err(panic) => {
+            drop(reply);
+            // Re-raised so that the runner reports it to its panic handler with its name.
+            panic.resume()
+        }
+    })
 }
 
 /// Posts `reply` to `reply_to` after work on runner `from` ended; a reply runner shut down

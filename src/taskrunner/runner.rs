@@ -4,8 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cancel::{self, DelayedTaskHandle};
 use super::error::{PostError, WaitIdleError};
+use super::future::{self, TaskFuture, WaitIdleFuture};
 use super::repeating::{self, Repeating, RepeatingTaskHandle};
+use super::stats::RunnerStats;
 use super::traits::TaskTraits;
 use super::{Task, reply};
 
@@ -49,7 +52,9 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
     /// before this returns.
     fn post_boxed_task(&self, task: Task, delay: Duration) -> Result<(), PostError>;
 
-    /// Whether the runner is shut down (it then refuses every post).
+    /// Whether the runner is shut down, or shutting down: it then refuses every post,
+    /// except immediate posts to a [`BlockShutdown`](super::ShutdownBehavior::BlockShutdown)
+    /// runner while its shutdown is still in progress.
     fn is_closed(&self) -> bool;
 
     /// The traits the runner's tasks run with (priority, `may_block`, shutdown
@@ -72,8 +77,10 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
 
     /// Closes intake: later posts fail; queued tasks are dropped unless the runner's
     /// traits say [`BlockShutdown`](super::ShutdownBehavior::BlockShutdown), in which case
-    /// they still run; delayed tasks are cancelled and their closures dropped; the running
-    /// task finishes. Idempotent, never blocks, callable from the runner's own tasks.
+    /// they still run (and so do block-shutdown posts made while they drain, such as a
+    /// task's follow-up); delayed tasks are cancelled and their closures dropped; the
+    /// running task finishes. Idempotent, never blocks, callable from the runner's own
+    /// tasks.
     fn shutdown(&self);
 
     /// Whether the calling code runs inside a task of this runner (its sequence, its
@@ -101,6 +108,59 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
     /// [`WaitIdleError::Closed`] when the runner is or gets shut down (returned once none of
     /// its tasks is running any more).
     fn wait_idle(&self) -> Result<(), WaitIdleError>;
+
+    /// The async counterpart of [`wait_idle`](Self::wait_idle): resolves when the runner
+    /// is idle, without blocking a thread (it is woken by the runner's threads, under any
+    /// executor). Nothing happens until it is polled.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{TaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = ThreadPool::builder().workers(2).build()?;
+    /// let seq = pool.sequenced_runner(TaskTraits::default());
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// seq.post_task(move || tx.send("done").unwrap())?;
+    /// seq.wait_idle_async().await?;
+    /// assert_eq!(rx.try_recv()?, "done");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`WaitIdleError::Closed`] when the runner is or gets shut down (resolved once none
+    /// of its tasks is running any more). Unlike the blocking form it never returns
+    /// `WouldDeadlock`: awaiting cannot deadlock; blocking on it inside a task of the same
+    /// runner would.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it only stops waiting (a sequence's barrier task still runs,
+    /// doing nothing).
+    fn wait_idle_async(&self) -> WaitIdleFuture {
+        // Sequence-like runners: a barrier task runs after everything posted before it.
+        let ran = future::barrier(self);
+        Box::pin(async move {
+            match ran {
+                Ok(ran) => {
+                    if ran.await {
+                        Ok(())
+                    } else {
+                        Err(WaitIdleError::Closed)
+                    }
+                }
+                Err(_) => Err(WaitIdleError::Closed),
+            }
+        })
+    }
+
+    /// What the runner holds right now: pending, running and delayed tasks (a snapshot; see
+    /// [`RunnerStats`]). Runners of other crates that do not override it report zeros.
+    fn stats(&self) -> RunnerStats {
+        RunnerStats::default()
+    }
 
     /// A shared handle to this runner. It does not own threads: a single-thread runner's
     /// thread stops when its last [`SingleThreadTaskRunner`](super::SingleThreadTaskRunner)
@@ -148,6 +208,74 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
         Self: Sized,
     {
         self.post_boxed_task(Box::new(task), delay)
+    }
+
+    /// Posts `task` and returns the future of its result, the async bridge (as
+    /// `tokio::task::spawn_blocking` returns a `JoinHandle`): await it from async code
+    /// without blocking a thread. Dropping the future does not cancel the task.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{SingleThreadTaskRunner, TaskFutureError, TaskRunner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = SingleThreadTaskRunner::new("db")?;
+    /// let name = db.post_with_result(|| std::thread::current().name().map(String::from))?.await?;
+    /// assert_eq!(name.as_deref(), Some("db"));
+    /// let failed = db.post_with_result(|| -> u32 { panic!("no such table") })?.await;
+    /// assert!(matches!(failed, Err(TaskFutureError::Panicked { message, .. }) if message == "no such table"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`post_task`](Self::post_task). The future resolves to
+    /// [`TaskFutureError::Panicked`](super::TaskFutureError::Panicked) when the task panics (the
+    /// panic also goes to the runner's panic handler) and to
+    /// [`TaskFutureError::Dropped`](super::TaskFutureError::Dropped) when the runner shuts down
+    /// before it runs.
+    fn post_with_result<T: Send + 'static>(
+        &self,
+        task: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<TaskFuture<T>, PostError>
+    where
+        Self: Sized,
+    {
+        future::post_with_result(self, task)
+    }
+
+    /// Like [`post_delayed_task`](Self::post_delayed_task), returning a
+    /// [`DelayedTaskHandle`] whose [`cancel`](DelayedTaskHandle::cancel) guarantees the
+    /// task will not start and releases its closure (Chromium's `DelayedTaskHandle`).
+    /// **Dropping the handle cancels the task**; [`detach`](DelayedTaskHandle::detach) it
+    /// to let it run.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::taskrunner::{TaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let seq = pool.sequenced_runner(TaskTraits::default());
+    /// let retry = seq.post_cancelable_delayed_task(|| println!("retrying"), Duration::from_secs(5))?;
+    /// assert!(retry.is_pending());
+    /// assert!(retry.cancel()); // will not run
+    /// assert!(!retry.cancel()); // idempotent
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`post_task`](Self::post_task).
+    fn post_cancelable_delayed_task(
+        &self,
+        task: impl FnOnce() + Send + 'static,
+        delay: Duration,
+    ) -> Result<DelayedTaskHandle, PostError>
+    where
+        Self: Sized,
+    {
+        cancel::post(self, Box::new(task), delay)
     }
 
     /// Runs `task` every `interval`, first after one `interval`, **fixed delay**: the next
@@ -217,6 +345,50 @@ pub trait TaskRunner: Send + Sync + fmt::Debug + 'static {
         repeating::start(self.handle(), options, Box::new(task))
     }
 
+    /// Runs `task` here, then `reply` on the runner whose task is calling this: the
+    /// sequence that posted (Chromium's `PostTaskAndReply` default). From a thread that
+    /// is not running a runner's task (or from a task posted to a bare
+    /// [`ThreadPool`](super::ThreadPool)) there is no such runner: name one with
+    /// [`post_task_and_reply`](Self::post_task_and_reply).
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{current_runner, SingleThreadTaskRunner, TaskRunner, TaskTraits, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let background = pool.sequenced_runner(TaskTraits::best_effort());
+    /// let ui = SingleThreadTaskRunner::new("ui")?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// ui.post_task(move || {
+    ///     // On the ui thread: the reply comes back here.
+    ///     background
+    ///         .post_task_and_reply_to_current(
+    ///             || { /* load */ },
+    ///             move || tx.send(current_runner().unwrap().name().to_owned()).unwrap(),
+    ///         )
+    ///         .unwrap();
+    /// })?;
+    /// assert_eq!(rx.recv()?, "ui");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PostError::NoCurrentRunner`] outside a runner's task, else as for
+    /// [`post_task_and_reply`](Self::post_task_and_reply).
+    fn post_task_and_reply_to_current(
+        &self,
+        task: impl FnOnce() + Send + 'static,
+        reply: impl FnOnce() + Send + 'static,
+    ) -> Result<(), PostError>
+    where
+        Self: Sized,
+    {
+        let Some(here) = super::current_runner() else {
+            return Err(PostError::NoCurrentRunner);
+        };
+        self.post_task_and_reply(task, reply, &here)
+    }
+
     /// Runs `task` here, then `reply` on `reply_runner`. If `task` panics, the panic goes
     /// to this runner's panic handler and `reply` is dropped without running. If
     /// `reply_runner` is shut down by the time `task` ends, `reply` is dropped and a
@@ -281,6 +453,12 @@ impl<T: TaskRunner + ?Sized> TaskRunner for Arc<T> {
     }
     fn wait_idle(&self) -> Result<(), WaitIdleError> {
         (**self).wait_idle()
+    }
+    fn wait_idle_async(&self) -> WaitIdleFuture {
+        (**self).wait_idle_async()
+    }
+    fn stats(&self) -> RunnerStats {
+        (**self).stats()
     }
     fn handle(&self) -> RunnerHandle {
         (**self).handle()

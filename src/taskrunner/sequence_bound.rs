@@ -12,6 +12,7 @@
 
 use std::cell::UnsafeCell;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::context;
 use super::error::{PostError, WaitIdleError};
+use super::future::{Completion, TaskFuture};
 use super::reply::post_reply;
 use super::runner::{RunnerHandle, TaskRunner};
 use super::slots::{AfterRelease, Slots, linger};
@@ -57,8 +59,9 @@ type Call<T> = Box<dyn FnOnce(&mut T) + Send>;
 /// drops the closure at once. Calls queued but not run follow the runner's shutdown
 /// behaviour: with skip-on-shutdown (the default, and what runners without traits get)
 /// the running call finishes and the rest are dropped; with block-shutdown the queued
-/// calls still run, except those that race the shutdown itself (posted while it happens,
-/// with no drain queued yet), which are dropped.
+/// calls still run, and calls posted while the runner still drains are taken too (a call
+/// posting its follow-up, as for the runner's own tasks); once it has drained they are
+/// refused.
 ///
 /// **Dropping** the last handle drops the value once no drain is queued or running, on
 /// whichever thread lets go last; queued calls still run first.
@@ -192,7 +195,10 @@ impl<T: Send + 'static> SequenceBound<T> {
     /// before).
     pub fn post(&self, f: impl FnOnce(&mut T) + Send + 'static) -> Result<(), PostError> {
         let shared = &self.shared;
-        if shared.runner.is_closed() {
+        // A block-shutdown runner that is shutting down may still take the call (its
+        // drain, or a fresh one, runs it while the runner drains); refused, the drain
+        // post drops it below.
+        if !shared.blocks_shutdown && shared.runner.is_closed() {
             drop(f);
             return Err(shared.closed_error());
         }
@@ -352,6 +358,78 @@ impl<T: Send + 'static> SequenceBound<T> {
             Some(Ok(result)) => Ok(result),
             Some(Err(message)) => panic!("a SequenceBound::call_blocking closure panicked: {message}"),
             None => Err(WaitIdleError::Closed),
+        }
+    }
+
+    /// Queues `f` and returns the future of its result: the async counterpart of
+    /// [`call_blocking`](SequenceBound::call_blocking), which never blocks a thread (the
+    /// runner's thread wakes the future, under any executor).
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{SequenceBound, TaskTraits, ThreadPool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let total = SequenceBound::new(&pool.sequenced_runner(TaskTraits::default()), 0_u64);
+    /// total.post(|t| *t += 40)?;
+    /// assert_eq!(total.call(|t| *t + 2)?.await?, 42);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PostError::Closed`] when the runner is shut down (as for
+    /// [`post`](SequenceBound::post)). The future resolves to
+    /// [`TaskFutureError::Panicked`](super::TaskFutureError::Panicked) when `f` panics (the runner's
+    /// panic handler gets the panic too; the value lives on) and to
+    /// [`TaskFutureError::Dropped`](super::TaskFutureError::Dropped) when the runner shuts down
+    /// before `f` ran.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future does not take `f` back; it still runs.
+    pub fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut T) -> R + Send + 'static,
+    ) -> Result<TaskFuture<R>, PostError> {
+        let (completion, future) = Completion::new(self.shared.runner.name());
+        self.post(move |value| completion.run(|| f(value)))?;
+        Ok(future)
+    }
+
+    /// The async counterpart of [`wait_idle`](SequenceBound::wait_idle): resolves once
+    /// every call posted before it has run.
+    ///
+    /// ```
+    /// use steadfast::taskrunner::{SequenceBound, TaskTraits, ThreadPool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = ThreadPool::builder().workers(1).build()?;
+    /// let log = SequenceBound::new(&pool.sequenced_runner(TaskTraits::default()), Vec::new());
+    /// log.post(|v| v.push(1))?;
+    /// log.wait_idle_async().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`WaitIdleError::Closed`] when the runner is shut down before the earlier calls
+    /// ran.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it only stops waiting.
+    pub fn wait_idle_async(&self) -> impl Future<Output = Result<(), WaitIdleError>> + Send + 'static {
+        let call = self.call(|_| ());
+        async move {
+            match call {
+                Ok(done) => done.await.map_err(|_| WaitIdleError::Closed),
+                Err(_) => Err(WaitIdleError::Closed),
+            }
         }
     }
 

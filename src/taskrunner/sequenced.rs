@@ -82,6 +82,12 @@ macro_rules! delegate_task_runner {
             fn wait_idle(&self) -> Result<(), WaitIdleError> {
                 self.$field.wait_idle()
             }
+            fn wait_idle_async(&self) -> $crate::taskrunner::WaitIdleFuture {
+                self.$field.wait_idle_async()
+            }
+            fn stats(&self) -> $crate::taskrunner::RunnerStats {
+                self.$field.stats()
+            }
             fn handle(&self) -> RunnerHandle {
                 self.$field.handle()
             }

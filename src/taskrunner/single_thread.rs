@@ -2,17 +2,19 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use super::context::{self, Enter};
 use super::delayed::DelayHeap;
-use super::error::{BuildError, PostError, WaitIdleError};
+use super::error::{BuildError, PostError, WaitIdleError, check_thread_name};
+use super::future::{self, IdleNotify, WaitIdleFuture};
 use super::panic_handler::{PanicHandler, TaskPanic, default_handler, discard, run_task};
 use super::runner::{RunnerHandle, TaskRunner};
 use super::source::far_future;
+use super::stats::RunnerStats;
 use super::traits::TaskTraits;
 use super::wait::Barrier;
 use super::{Task, next_id};
@@ -35,6 +37,13 @@ pub(crate) struct Shared {
     wake: Condvar,
     idle: Condvar,
     thread: Mutex<Option<ThreadId>>,
+    /// Async waiters for the thread to stop running tasks (`wait_idle_async` once closed).
+    exit_waiters: AtomicUsize,
+    exit_async: IdleNotify,
+    /// For `stats`, written by the runner's thread only: tasks taken from the queue and
+    /// not started yet, and whether one is running.
+    in_batch: AtomicUsize,
+    running: AtomicBool,
     me: Weak<Shared>,
 }
 
@@ -63,11 +72,16 @@ impl Shared {
                     }
                     if !state.queue.is_empty() {
                         std::mem::swap(&mut batch, &mut state.queue);
+                        // Still pending for `stats` (read under this lock).
+                        self.in_batch.store(batch.len(), Ordering::Relaxed);
                         break;
                     }
                     if state.closed {
                         state.exited = true;
                         self.idle.notify_all();
+                        if self.exit_waiters.load(Ordering::SeqCst) > 0 {
+                            self.exit_async.notify();
+                        }
                         return;
                     }
                     state.sleeping = true;
@@ -85,10 +99,13 @@ impl Shared {
                 }
             }
             while let Some(task) = batch.pop_front() {
+                self.in_batch.store(batch.len(), Ordering::Relaxed);
                 if !blocks && self.closed.load(Ordering::Relaxed) {
                     discard(task);
                 } else {
+                    self.running.store(true, Ordering::Relaxed);
                     run_task(task, &self.name, &self.handler);
+                    self.running.store(false, Ordering::Relaxed);
                 }
             }
         }
@@ -101,9 +118,12 @@ impl Shared {
         let limit = timeout.unwrap_or(Duration::MAX);
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let (barrier, guard) = Barrier::new();
-        let outcome = if self
-            .post_boxed_task(Box::new(move || guard.done()), Duration::ZERO)
-            .is_ok()
+        // Closed first: a block-shutdown runner still takes posts while it drains, but
+        // waiting on a closed runner means waiting for it to stop.
+        let outcome = if !self.is_closed()
+            && self
+                .post_boxed_task(Box::new(move || guard.done()), Duration::ZERO)
+                .is_ok()
         {
             barrier.wait(deadline)
         } else {
@@ -143,7 +163,10 @@ impl TaskRunner for Shared {
 
     fn post_boxed_task(&self, task: Task, delay: Duration) -> Result<(), PostError> {
         let mut state = lock(&self.state);
-        if state.closed {
+        // Shutting down, a block-shutdown runner still takes immediate work until its
+        // thread has drained (Chromium's TaskTracker): a task posting its follow-up.
+        let late_ok = self.traits.blocks_shutdown() && delay.is_zero() && !state.exited;
+        if state.closed && !late_ok {
             drop(state);
             discard(task);
             return Err(self.closed_error());
@@ -201,6 +224,33 @@ impl TaskRunner for Shared {
         self.wait(None)
     }
 
+    fn stats(&self) -> RunnerStats {
+        let state = lock(&self.state);
+        RunnerStats {
+            pending: state.queue.len() + self.in_batch.load(Ordering::Relaxed),
+            running: usize::from(self.running.load(Ordering::Relaxed)),
+            delayed: state.delayed.len(),
+        }
+    }
+
+    fn wait_idle_async(&self) -> WaitIdleFuture {
+        let me = self.me.upgrade().expect("a live runner is reachable");
+        Box::pin(async move {
+            if !me.is_closed() {
+                if let Ok(ran) = future::barrier(&*me) {
+                    if ran.await {
+                        return Ok(());
+                    }
+                }
+            }
+            // Closed: resolve once the thread has stopped running tasks.
+            me.exit_async
+                .wait_until(&me.exit_waiters, || lock(&me.state).exited)
+                .await;
+            Err(WaitIdleError::Closed)
+        })
+    }
+
     fn handle(&self) -> RunnerHandle {
         self.me.upgrade().expect("a live runner is reachable")
     }
@@ -225,9 +275,21 @@ impl Drop for Owner {
     fn drop(&mut self) {
         self.shared.shutdown();
         if let Some(thread) = self.thread.take() {
-            if thread.thread().id() != std::thread::current().id() {
-                let _ = thread.join();
+            if thread.thread().id() == std::thread::current().id() {
+                return;
             }
+            if !thread.is_finished() {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    // Inside a tokio runtime: the join (which waits for the running task)
+                    // goes to its blocking pool, never onto an async worker; the runtime
+                    // waits for it when it shuts down.
+                    drop(runtime.spawn_blocking(move || {
+                        let _ = thread.join();
+                    }));
+                    return;
+                }
+            }
+            let _ = thread.join();
         }
     }
 }
@@ -238,7 +300,10 @@ impl Drop for Owner {
 ///
 /// **Dropping the last `SingleThreadTaskRunner` shuts it down and joins its thread**: the
 /// running task finishes, queued tasks are dropped (or, with `BlockShutdown` traits, run
-/// first). If that last handle is dropped by a task on the runner's own thread, the thread
+/// first). Inside a tokio runtime the drop does not wait for that: the join goes to the
+/// runtime's blocking pool (`spawn_blocking`), which the runtime waits for when it shuts
+/// down; await [`wait_idle_async`](TaskRunner::wait_idle_async) after
+/// [`shutdown`](TaskRunner::shutdown) to know when the thread stopped running tasks. If that last handle is dropped by a task on the runner's own thread, the thread
 /// is not joined (it cannot join itself); it ends right after that task. Handles from
 /// [`TaskRunner::handle`] or [`current_runner`](super::current_runner) do not keep the
 /// thread alive.
@@ -266,8 +331,16 @@ pub struct SingleThreadTaskRunner {
 impl SingleThreadTaskRunner {
     /// Starts a runner with default traits; its thread is named `name`.
     ///
+    /// ```
+    /// use steadfast::taskrunner::{BuildError, SingleThreadTaskRunner};
+    ///
+    /// let err = SingleThreadTaskRunner::new("bad\0name").unwrap_err();
+    /// assert!(matches!(err, BuildError::InvalidThreadName { .. }));
+    /// ```
+    ///
     /// # Errors
     ///
+    /// [`BuildError::InvalidThreadName`] for a name with a NUL byte;
     /// [`BuildError::Spawn`] when the OS refuses the thread.
     pub fn new(name: impl Into<String>) -> Result<Self, BuildError> {
         Self::with_options(name, TaskTraits::default(), None)
@@ -278,6 +351,7 @@ impl SingleThreadTaskRunner {
     ///
     /// # Errors
     ///
+    /// [`BuildError::InvalidThreadName`] for a name with a NUL byte;
     /// [`BuildError::Spawn`] when the OS refuses the thread.
     pub fn with_options(
         name: impl Into<String>,
@@ -285,6 +359,7 @@ impl SingleThreadTaskRunner {
         panic_handler: Option<Arc<dyn Fn(TaskPanic) + Send + Sync + 'static>>,
     ) -> Result<Self, BuildError> {
         let name: String = name.into();
+        check_thread_name(&name)?;
         let shared = Arc::new_cyclic(|me| Shared {
             id: next_id(),
             name: name.as_str().into(),
@@ -301,6 +376,10 @@ impl SingleThreadTaskRunner {
             wake: Condvar::new(),
             idle: Condvar::new(),
             thread: Mutex::new(None),
+            exit_waiters: AtomicUsize::new(0),
+            exit_async: IdleNotify::default(),
+            in_batch: AtomicUsize::new(0),
+            running: AtomicBool::new(false),
             me: me.clone(),
         });
         let runner = shared.clone();

@@ -15,10 +15,12 @@ use crossbeam_channel::{Receiver, Sender};
 use super::context::{self, Enter};
 use super::delayed::Target;
 use super::error::{PostError, WaitIdleError};
+use super::future::{self, IdleNotify, WaitIdleFuture};
 use super::panic_handler::{discard, run_task};
 use super::pool::{Item, PoolInner};
 use super::runner::{RunnerHandle, TaskRunner};
 use super::slots::{AfterRelease, Slots, linger};
+use super::stats::RunnerStats;
 use super::traits::TaskTraits;
 use super::wait::Barrier;
 use super::{Task, next_id};
@@ -40,6 +42,8 @@ pub(crate) struct Source {
     idle_waiters: AtomicUsize,
     idle_lock: Mutex<()>,
     idle_cv: Condvar,
+    /// The async waiters of `wait_idle_async` (counted in `idle_waiters` too).
+    idle_async: IdleNotify,
     me: Weak<Source>,
 }
 
@@ -59,8 +63,13 @@ impl Source {
             idle_waiters: AtomicUsize::new(0),
             idle_lock: Mutex::new(()),
             idle_cv: Condvar::new(),
+            idle_async: IdleNotify::default(),
             me: me.clone(),
         })
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     pub(crate) fn max(&self) -> usize {
@@ -88,6 +97,31 @@ impl Source {
         if self.slots.after_push() {
             self.pool
                 .enqueue(Item::Source(self.arc()), self.traits.get_priority());
+        }
+    }
+
+    /// A post once this runner or its pool is shutting down: only immediate work of a
+    /// block-shutdown runner is still accepted (Chromium's TaskTracker), while the
+    /// shutdown is in progress: for the runner's own shutdown, while it still has work
+    /// queued or running (a task posting its follow-up); for the pool's, until its last
+    /// worker leaves.
+    #[cold]
+    fn post_during_shutdown(&self, task: Task, delay: Duration) -> Result<(), PostError> {
+        let draining = !self.closed.load(Ordering::SeqCst) || self.slots.active() > 0 || !self.rx.is_empty();
+        if !self.traits.blocks_shutdown() || !delay.is_zero() || !draining {
+            discard(task);
+            return Err(self.closed_error());
+        }
+        match self.pool.admit_block_shutdown() {
+            Ok(admitted) => {
+                self.push(task);
+                drop(admitted);
+                Ok(())
+            }
+            Err(()) => {
+                discard(task);
+                Err(self.closed_error())
+            }
         }
     }
 
@@ -147,6 +181,7 @@ impl Source {
                 if quiet && self.idle_waiters.load(Ordering::SeqCst) > 0 {
                     let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
                     self.idle_cv.notify_all();
+                    self.idle_async.notify();
                 }
                 false
             }
@@ -165,6 +200,31 @@ impl Source {
     fn notify_idle(&self) {
         let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.idle_cv.notify_all();
+        self.idle_async.notify();
+    }
+
+    fn quiet(&self) -> bool {
+        self.slots.active() == 0 && self.rx.is_empty()
+    }
+
+    /// `wait_idle_async`: as `wait`, awaiting instead of blocking.
+    async fn wait_async(self: Arc<Self>) -> Result<(), WaitIdleError> {
+        if self.max == 1 && !self.is_closed() {
+            // A sequence: a barrier task; it runs after everything posted before it.
+            if let Ok(ran) = future::barrier(&*self) {
+                if ran.await {
+                    return Ok(());
+                }
+            }
+        }
+        self.idle_async
+            .wait_until(&self.idle_waiters, || self.quiet())
+            .await;
+        if self.max > 1 && !self.is_closed() {
+            Ok(())
+        } else {
+            Err(WaitIdleError::Closed)
+        }
     }
 
     /// Waits until no drainer is scheduled or running and the queue is empty.
@@ -173,7 +233,7 @@ impl Source {
         let _unregister = Unregister(&self.idle_waiters);
         let mut guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if self.slots.active() == 0 && self.rx.is_empty() {
+            if self.quiet() {
                 return Ok(());
             }
             guard = match deadline {
@@ -247,17 +307,15 @@ impl TaskRunner for Source {
 
     fn post_boxed_task(&self, task: Task, delay: Duration) -> Result<(), PostError> {
         // Admitted first: a pool shutdown racing this post then waits for its enqueue.
-        let Some(admitted) = self.pool.admit() else {
-            discard(task);
-            return Err(self.closed_error());
+        let admitted = match self.pool.admit() {
+            Some(admitted) if !self.stopping() => admitted,
+            refused => {
+                // Admission first: dropping the task may drop the last pool handle, whose
+                // `join` waits for workers that wait for this admission to end.
+                drop(refused);
+                return self.post_during_shutdown(task, delay);
+            }
         };
-        if self.stopping() {
-            // Admission first: dropping the task may drop the last pool handle, whose
-            // `join` waits for workers that wait for this admission to end.
-            drop(admitted);
-            discard(task);
-            return Err(self.closed_error());
-        }
         if delay.is_zero() {
             self.push(task);
             return Ok(());
@@ -310,6 +368,18 @@ impl TaskRunner for Source {
 
     fn wait_idle(&self) -> Result<(), WaitIdleError> {
         self.wait(None)
+    }
+
+    fn wait_idle_async(&self) -> WaitIdleFuture {
+        Box::pin(self.arc().wait_async())
+    }
+
+    fn stats(&self) -> RunnerStats {
+        RunnerStats {
+            pending: self.rx.len(),
+            running: self.pool.workers_running(self.id),
+            delayed: self.pool.timer().count_owner(self.id),
+        }
     }
 
     fn handle(&self) -> RunnerHandle {

@@ -6,7 +6,9 @@
 /// Between levels the order is strict, except for a guaranteed share: every eighth task a
 /// worker takes is looked for lowest priority first. So while best-effort work waits it
 /// gets at least one pick in eight of each worker, and higher priorities keep at least
-/// seven in eight: neither side can starve the other.
+/// seven in eight: neither side can starve the other. And however long best-effort tasks
+/// run, they never hold more than the pool's
+/// [`max_best_effort_tasks`](super::ThreadPoolBuilder::max_best_effort_tasks) workers.
 ///
 /// ```
 /// use steadfast::taskrunner::{TaskPriority, TaskTraits};
@@ -46,7 +48,12 @@ pub enum ShutdownBehavior {
     /// owner.
     ContinueOnShutdown,
     /// Every task accepted before shutdown still runs, in order, and pool shutdown waits
-    /// for them.
+    /// for them. As in Chromium's TaskTracker, immediate block-shutdown work posted
+    /// *while* the shutdown is in progress is still accepted and waited for (a task that
+    /// saves, then posts the flush); once the shutdown is over (the pool's last worker
+    /// left, the runner drained) such posts are refused too. A thread that keeps posting
+    /// block-shutdown work therefore keeps the shutdown going. Delayed posts are refused
+    /// as soon as shutdown starts.
     BlockShutdown,
 }
 
