@@ -61,6 +61,19 @@ mod spans {
         pub lines: Mutex<Vec<(String, Vec<String>)>>,
     }
 
+    impl Capture {
+        /// Every span created, as `name{fields}`.
+        #[allow(dead_code)]
+        pub fn spans(&self) -> Vec<String> {
+            self.spans
+                .lock()
+                .unwrap()
+                .values()
+                .map(|(name, _)| name.clone())
+                .collect()
+        }
+    }
+
     impl Subscriber for Capture {
         fn enabled(&self, _: &Metadata<'_>) -> bool {
             true
@@ -88,7 +101,11 @@ mod spans {
             let mut at = STACK.with(|s| s.borrow().last().copied());
             while let Some(id) = at {
                 let (name, parent) = &spans[&id];
-                chain.push(name.clone());
+                // tokio's own spans (`runtime.spawn`, under `tokio_unstable` with its
+                // `tracing` feature) are not the supervisor's.
+                if !name.starts_with("runtime.") {
+                    chain.push(name.clone());
+                }
                 at = *parent;
             }
             self.lines.lock().unwrap().push((message.0, chain));
@@ -163,4 +180,45 @@ fn log_lines_carry_the_child_incarnation_and_supervisor_spans() {
         crashed.1.first().map(String::as_str),
         Some("supervisor{supervisor=root/workers}")
     );
+}
+
+/// Under `--cfg tokio_unstable` with the `tokio-console` feature, the supervisor's and
+/// its children's tasks carry names (the path), as tokio-console shows them; tokio
+/// reports them in its `runtime.spawn` span. Run with
+/// `RUSTFLAGS="--cfg tokio_unstable" cargo test --features tokio-console --test supervisor_spans`.
+#[cfg(all(tokio_unstable, feature = "tokio-console"))]
+#[test]
+fn tasks_are_named_by_their_path_for_tokio_console() {
+    let capture = Arc::new(spans::Capture::default());
+    let _guard = tracing::subscriber::set_default(Arc::clone(&capture));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let serve = |cancel: CancellationToken| async move {
+            cancel.cancelled().await;
+            Ok::<(), BoxError>(())
+        };
+        let workers = Supervisor::builder().child(ChildSpec::new("w", serve));
+        let root = Supervisor::builder()
+            .name("root")
+            .child(ChildSpec::supervisor("workers", workers))
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(MS).await;
+        root.stop().await.unwrap();
+    });
+    let names: Vec<String> = capture
+        .spans()
+        .into_iter()
+        .filter(|s| s.starts_with("runtime.spawn{"))
+        .collect();
+    for path in ["root", "root/workers", "root/workers/w"] {
+        assert!(
+            names.iter().any(|s| s.contains(&format!("task.name={path} "))),
+            "no task named {path}: {names:#?}"
+        );
+    }
 }
