@@ -327,7 +327,6 @@ impl Core {
             }
         };
         let exits = self.exits_tx.clone();
-        let task_name = format!("{}/{}", self.path, child.spec.name);
         let task = async move {
             let outcome = CatchPanic::new(future).await;
             let _ = exits.send(ExitMsg {
@@ -336,7 +335,10 @@ impl Core {
                 outcome,
             });
         };
-        let handle = telemetry::spawn_named(&task_name, task.instrument(span));
+        let handle = telemetry::spawn_named(
+            || format!("{}/{}", self.path, child.spec.name),
+            task.instrument(span),
+        );
         let running = Running {
             incarnation,
             token,

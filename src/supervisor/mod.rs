@@ -79,10 +79,49 @@
 //!
 //! Crashes (`warn`), restarts and backoffs (`info`), give-ups and children that cannot
 //! be stopped (`error`) are `tracing` events with the fields `supervisor` (the path),
-//! `child`, `restarts`, and `error` (the error or panic message). An
-//! [`on_event`](Builder::on_event) hook gets each as an [`Event`] carrying the
-//! supervisor's path; a panic in the hook is caught, logged and counted
-//! ([`Snapshot::hook_panics`]), and supervision goes on.
+//! `child`, `restarts`, and `error` (the error or panic message). The same moments are
+//! [`Event`]s, each carrying the supervisor's path, delivered two ways:
+//!
+//! * an [`on_event`](Builder::on_event) hook, called on the supervisor's task; a panic in
+//!   the hook is caught, logged and counted ([`Snapshot::hook_panics`]), and supervision
+//!   goes on;
+//! * [`Supervisor::subscribe`]: a broadcast [`EventStream`] of the whole tree's events,
+//!   each a [`TimedEvent`] stamped with wall-clock and tokio time; a subscriber that
+//!   falls behind loses the oldest events and is told how many ([`Lagged`]).
+//!
+//! A give-up is published before its event goes out: a snapshot taken on seeing
+//! [`Event::GaveUp`] says `running: false, gave_up: true`, while the supervisor is still
+//! stopping its other children.
+//!
+//! ## Spans
+//!
+//! The supervisor's task runs in a `supervisor` span (field `supervisor`, the path), and
+//! each child incarnation in a `child` span (fields `supervisor`, `child`, and
+//! `incarnation`: 1 for its first start, counting every start since), a child of its
+//! supervisor's span; a nested supervisor's span is a child of its incarnation's span. So
+//! whatever a child logs says which child, which incarnation and which supervisor it
+//! comes from. Built with `RUSTFLAGS="--cfg tokio_unstable"` and the `tokio-console`
+//! feature, the tasks also carry names (the path: `root`, `root/workers`,
+//! `root/workers/w1`) that tokio-console shows.
+//!
+//! ## Metrics
+//!
+//! With the `metrics` feature, crashes, restarts and give-ups are counted per child, and
+//! running children per supervisor, through the [`metrics`](https://docs.rs/metrics)
+//! facade: the application installs the exporter. The names and labels are a stable
+//! schema, listed in the [`metrics`] module.
+//!
+//! ## Configuration from a file
+//!
+//! [`SupervisorConfig`] holds a supervisor's settings as data ([`Builder::config`]); with
+//! the `serde` feature it, [`Strategy`], [`Backoff`], [`AutoShutdown`], [`Restart`] and
+//! [`Shutdown`] are `Serialize` and `Deserialize`, and [`Snapshot`] is `Serialize`.
+//!
+//! ## Reproducible backoff
+//!
+//! Backoff jitter comes from the supervisor's own random source; seed it
+//! ([`Builder::jitter_seed`]) and a program restarts with the same delays every run, down
+//! the whole tree. A jittered delay never exceeds the backoff's cap.
 
 mod config;
 mod core;
@@ -113,15 +152,15 @@ pub use snapshot::{ChildSnapshot, ChildState, Snapshot};
 pub use spec::{ChildSpec, Restart, Shutdown};
 pub use supervised::{SupervisedAgent, SupervisedServer};
 
-/// Events kept for a subscriber that has not read them yet (see
-/// [`Builder::event_capacity`]).
-pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
-
 use self::core::{Command, Core, Settings};
 use self::event::EventHook;
 use self::snapshot::{Node, SharedNode};
 use self::spec::ChildFuture;
 use crate::CancellationToken;
+
+/// Events kept for a subscriber that has not read them yet (see
+/// [`Builder::event_capacity`]).
+pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 
 /// A child as [`Supervisor::which_children`] lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -437,7 +476,7 @@ impl Builder {
             drop(guard);
         }
         .instrument(span);
-        drop(telemetry::spawn_named(&path, task));
+        drop(telemetry::spawn_named(|| path, task));
         Ok(Supervisor {
             owner: Arc::new(Owner {
                 shared,
@@ -533,7 +572,7 @@ impl Supervisor {
     /// let sup = Supervisor::builder().child(ChildSpec::new("a", serve)).spawn().unwrap();
     /// let snapshot = sup.snapshot();
     /// assert_eq!(snapshot.children[0].name, "a");
-    /// println!("{snapshot}"); // an indented tree; it also serialises with serde
+    /// println!("{snapshot}"); // an indented tree; with the `serde` feature it serialises too
     /// # sup.stop().await.unwrap(); }
     /// ```
     pub fn snapshot(&self) -> Snapshot {

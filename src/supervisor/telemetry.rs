@@ -6,16 +6,16 @@ use std::future::Future;
 use tokio::task::JoinHandle;
 
 /// Spawns a supervisor or child task. With `--cfg tokio_unstable` and the
-/// `tokio-console` feature it carries `name` (the supervisor path, `/child`), which
-/// tokio-console shows.
-pub(crate) fn spawn_named<F>(name: &str, future: F) -> JoinHandle<()>
+/// `tokio-console` feature it carries `name()` (the supervisor path, `/child`), which
+/// tokio-console shows; otherwise the name is never made (no allocation per restart).
+pub(crate) fn spawn_named<F>(name: impl FnOnce() -> String, future: F) -> JoinHandle<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
     #[cfg(all(tokio_unstable, feature = "tokio-console"))]
     {
         tokio::task::Builder::new()
-            .name(name)
+            .name(&name())
             .spawn(future)
             .expect("spawning a tokio task")
     }
