@@ -96,7 +96,7 @@ async fn main() {
     println!("after stop:\n{}", root.snapshot());
 }
 
-/// The snapshot serialises with serde; this example prints it with serde's own
+/// The snapshot serialises with serde (feature `serde`); this example prints it with serde's own
 /// `Debug`-free path by formatting a few fields, to avoid a JSON dependency.
 fn serde_json_like(root: &Supervisor) -> String {
     let snapshot = root.snapshot();

@@ -109,6 +109,17 @@
 //! # }
 //! ```
 //!
+//! ## Cargo features
+//!
+//! None is on by default, and the default build pulls no dependency for them.
+//!
+//! * `serde`: `Serialize` for supervisor snapshots; `Serialize` and `Deserialize` for
+//!   the supervisor's settings ([`supervisor::SupervisorConfig`], loadable from a file).
+//! * `metrics`: supervisor counters through the `metrics` facade; the schema is in
+//!   [`supervisor::metrics`].
+//! * `tokio-console`: with `RUSTFLAGS="--cfg tokio_unstable"`, supervisor and child
+//!   tasks carry their path as a name that tokio-console shows.
+//!
 //! ## Contracts
 //!
 //! * **Structured lifetimes**: waiting returns only after every member ended; dropping

@@ -17,16 +17,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
+use tracing::Instrument;
 
+use super::config::SupervisorConfig;
 use super::error::SupervisorError;
-use super::event::{Event, EventHook};
+use super::event::{Event, EventHook, TimedEvent};
 use super::halt::{Halting, Running, halt};
-use super::policy::{AutoShutdown, Backoff, RestartWindow, Strategy};
+use super::policy::{AutoShutdown, RestartWindow, Strategy};
 use super::snapshot::{ChildState, NodeChild, SharedNode};
 use super::spec::{ChildFuture, ChildKind, ChildSpec, Restart};
-use super::{ChildCounts, ChildInfo};
+use super::{ChildCounts, ChildInfo, Inherited, telemetry};
 use crate::panic::CatchPanic;
 use crate::{BoxError, CancellationToken, Panic};
 
@@ -57,6 +59,8 @@ struct Child {
     restarts: u64,
     /// Consecutive crashes, for the backoff delay.
     attempt: u32,
+    /// Incarnations started so far (the current one's number, from 1), for its span.
+    incarnations: u64,
     /// Shared with the published node: one allocation per crash, not one per copy.
     last_error: Option<Arc<str>>,
 }
@@ -74,15 +78,10 @@ impl Child {
 }
 
 pub(crate) struct Settings {
-    pub(crate) strategy: Strategy,
-    pub(crate) max_restarts: u32,
-    pub(crate) period: Duration,
-    pub(crate) backoff: Backoff,
-    pub(crate) reset_backoff_after: Duration,
-    pub(crate) max_children: Option<usize>,
-    pub(crate) abort_grace: Duration,
-    pub(crate) auto_shutdown: AutoShutdown,
+    pub(crate) config: SupervisorConfig,
     pub(crate) hook: Option<EventHook>,
+    /// The tree's event channel, shared with nested supervisors.
+    pub(crate) events: broadcast::Sender<TimedEvent>,
 }
 
 /// What the loop does after a child's exit.
@@ -116,6 +115,10 @@ pub(crate) struct Core {
     /// that the sweeps cost O(1) per exit).
     sweep_at: usize,
     node: SharedNode,
+    /// The supervisor's span: the parent of its children's spans.
+    span: tracing::Span,
+    /// The backoff jitter's source, seeded by `jitter_seed` when there is one.
+    rng: fastrand::Rng,
 }
 
 impl Core {
@@ -125,9 +128,14 @@ impl Core {
         token: CancellationToken,
         specs: Vec<ChildSpec>,
         node: SharedNode,
+        span: tracing::Span,
     ) -> Self {
         let (exits_tx, exits) = mpsc::unbounded_channel();
-        let window = RestartWindow::new(settings.max_restarts, settings.period);
+        let window = RestartWindow::new(settings.config.max_restarts, settings.config.period);
+        let rng = match settings.config.jitter_seed {
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
+        };
         let mut core = Self {
             path,
             settings,
@@ -145,6 +153,8 @@ impl Core {
             finishing: Vec::new(),
             sweep_at: 64,
             node,
+            span,
+            rng,
         };
         for spec in specs {
             core.add(spec, false);
@@ -181,6 +191,7 @@ impl Core {
                 restart_at: None,
                 restarts: 0,
                 attempt: 0,
+                incarnations: 0,
                 last_error: None,
             },
         );
@@ -229,19 +240,29 @@ impl Core {
         let running = self.children.get_mut(&id)?.running.take();
         if running.is_some() {
             self.active -= 1;
+            telemetry::active(&self.path, self.active);
         }
         running
     }
 
-    /// Reports an event to the hook, if there is one (the event is only built then).
+    /// Reports an event to the hook and to the subscribers' streams, if there are any
+    /// (the event is only built then).
     ///
     /// The hook is user code: a panic in it is caught, logged with its message and
     /// counted in the snapshot, and the supervisor carries on. Unwinding out of here
     /// would end the supervisor's task, and with it the whole tree, for a bug in a
     /// logging callback.
     fn emit(&self, event: impl FnOnce(String) -> Event) {
+        let subscribed = self.settings.events.receiver_count() > 0;
+        if !subscribed && self.settings.hook.is_none() {
+            return;
+        }
+        let event = event(self.path.clone());
+        if subscribed {
+            // Fails only when every subscriber left meanwhile.
+            let _ = self.settings.events.send(TimedEvent::now(event.clone()));
+        }
         if let Some(hook) = &self.settings.hook {
-            let event = event(self.path.clone());
             if let Err(panic) = Panic::catch(|| hook(&event)) {
                 tracing::error!(supervisor = %self.path, message = panic.message(), event = ?event,
                     "supervisor event hook panicked; the supervisor carries on");
@@ -278,7 +299,13 @@ impl Core {
         // Not a child of the supervisor's own token: on stop the supervisor cancels its
         // children one at a time, in reverse order, rather than all at once.
         let token = CancellationToken::new();
+        let child = self.child_mut(id);
+        child.incarnations += 1;
+        let number = child.incarnations;
         let child = &self.children[&id];
+        // Everything the incarnation logs carries its supervisor, name and number.
+        let span = tracing::info_span!(parent: &self.span, "child",
+            supervisor = %self.path, child = %child.spec.name, incarnation = number);
         let (future, nested): (ChildFuture, _) = match &child.spec.kind {
             ChildKind::Worker(start) => {
                 let start = start.clone();
@@ -289,22 +316,29 @@ impl Core {
             ChildKind::Supervisor(builder) => {
                 let path = format!("{}/{}", self.path, child.spec.name);
                 // Starts the nested supervisor's own children now (depth-first).
-                let (future, node) =
-                    builder
-                        .clone()
-                        .into_child(path, token.clone(), self.settings.hook.clone());
+                let inherited = Inherited {
+                    hook: self.settings.hook.clone(),
+                    events: self.settings.events.clone(),
+                    span: span.clone(),
+                    jitter_seed: self.rng.u64(..),
+                };
+                let (future, node) = builder.clone().into_child(path, token.clone(), inherited);
                 (future, Some(node))
             }
         };
         let exits = self.exits_tx.clone();
-        let handle = tokio::spawn(async move {
+        let task = async move {
             let outcome = CatchPanic::new(future).await;
             let _ = exits.send(ExitMsg {
                 id,
                 incarnation,
                 outcome,
             });
-        });
+        };
+        let handle = telemetry::spawn_named(
+            || format!("{}/{}", self.path, child.spec.name),
+            task.instrument(span),
+        );
         let running = Running {
             incarnation,
             token,
@@ -316,6 +350,7 @@ impl Core {
             drop(old); // aborts it
         } else {
             self.active += 1;
+            telemetry::active(&self.path, self.active);
         }
         self.set_restart_at(id, None);
         if let Some(entry) = self.node.lock().children.get_mut(&id) {
@@ -356,7 +391,7 @@ impl Core {
         if batch.is_empty() {
             return;
         }
-        for halted in halt(&self.path, batch, self.settings.abort_grace).await {
+        for halted in halt(&self.path, batch, self.settings.config.abort_grace).await {
             if halted.unstoppable {
                 let child = halted.name.clone();
                 self.emit(|supervisor| Event::Unstoppable { supervisor, child });
@@ -471,6 +506,7 @@ impl Core {
         };
         let child = self.child(id);
         if crashed {
+            telemetry::crashed(&self.path, &child.spec.name);
             tracing::warn!(supervisor = %self.path, child = %child.spec.name, restarts = child.restarts,
                 error = child.last_error.as_deref().unwrap_or_default(), "child crashed");
             self.emit(|supervisor| Event::Crashed {
@@ -520,6 +556,14 @@ impl Core {
             tracing::error!(supervisor = %self.path, child = %name, max_restarts = self.window.max_restarts(),
                 period = ?self.window.period(), error = %last_error, "restart intensity exceeded; supervisor gives up");
             self.publish(id);
+            // Published before the event goes out, so that a snapshot taken on seeing it
+            // already says the supervisor gave up (its children are stopped next).
+            {
+                let mut node = self.node.lock();
+                node.running = false;
+                node.gave_up = true;
+            }
+            telemetry::gave_up(&self.path);
             let (child, error) = (name.clone(), last_error.clone());
             self.emit(|supervisor| Event::GaveUp {
                 supervisor,
@@ -541,7 +585,7 @@ impl Core {
     /// After a significant child ended on its own (and was removed or marked stopped):
     /// whether the auto-shutdown rule says the supervisor ends now.
     fn auto_shutdown_due(&self) -> bool {
-        match self.settings.auto_shutdown {
+        match self.settings.config.auto_shutdown {
             AutoShutdown::Never => false,
             AutoShutdown::AnySignificant => true,
             // OTP counts a child waiting to restart as still there.
@@ -554,7 +598,7 @@ impl Core {
 
     /// The children a restart of `id` involves, in start order.
     fn group(&self, id: u64) -> Vec<u64> {
-        match self.settings.strategy {
+        match self.settings.config.strategy {
             Strategy::OneForOne => vec![id],
             Strategy::OneForAll => self.children.keys().copied().collect(),
             Strategy::RestForOne => self.children.range(id..).map(|(id, _)| *id).collect(),
@@ -563,13 +607,16 @@ impl Core {
 
     /// Restarts the child `id` and, per strategy, its siblings.
     async fn restart_group(&mut self, id: u64, uptime: Duration, now: Instant) {
-        let reset_after = self.settings.reset_backoff_after;
-        let backoff = self.settings.backoff;
+        let reset_after = self.settings.config.reset_backoff_after;
+        let backoff = self.settings.config.backoff;
+        // Drawn for every restart, jittered or not, so that a seeded sequence does not
+        // depend on which children happen to back off.
+        let draw = self.rng.f64();
         let crashed = self.child_mut(id);
         if uptime >= reset_after {
             crashed.attempt = 0;
         }
-        let delay = backoff.delay(crashed.attempt);
+        let delay = backoff.delay_at(crashed.attempt, draw);
         crashed.attempt = crashed.attempt.saturating_add(1);
         // Reported at the moment the restart is counted against the intensity, before
         // siblings take their time to stop.
@@ -596,6 +643,7 @@ impl Core {
         let members = self.group(id);
         for &member in &members {
             self.child_mut(member).restarts += 1;
+            telemetry::restarted(&self.path, &self.child(member).spec.name);
         }
         if delay.is_zero() {
             for member in members {
@@ -690,7 +738,7 @@ impl Core {
     fn start_child(&mut self, spec: ChildSpec) -> Result<(), SupervisorError> {
         // The same checks `spawn` makes, with the same typed error: a nested supervisor
         // that could not be spawned on its own is refused here too.
-        spec.check_significant(self.settings.auto_shutdown)?;
+        spec.check_significant(self.settings.config.auto_shutdown)?;
         if let ChildKind::Supervisor(builder) = &spec.kind {
             builder.validate()?;
         }
@@ -700,7 +748,7 @@ impl Core {
                 _ => SupervisorError::AlreadyPresent(spec.name),
             });
         }
-        if let Some(max) = self.settings.max_children
+        if let Some(max) = self.settings.config.max_children
             && self.children.len() >= max
         {
             return Err(SupervisorError::MaxChildren(max));

@@ -79,29 +79,73 @@
 //!
 //! Crashes (`warn`), restarts and backoffs (`info`), give-ups and children that cannot
 //! be stopped (`error`) are `tracing` events with the fields `supervisor` (the path),
-//! `child`, `restarts`, and `error` (the error or panic message). An
-//! [`on_event`](Builder::on_event) hook gets each as an [`Event`] carrying the
-//! supervisor's path; a panic in the hook is caught, logged and counted
-//! ([`Snapshot::hook_panics`]), and supervision goes on.
+//! `child`, `restarts`, and `error` (the error or panic message). The same moments are
+//! [`Event`]s, each carrying the supervisor's path, delivered two ways:
+//!
+//! * an [`on_event`](Builder::on_event) hook, called on the supervisor's task; a panic in
+//!   the hook is caught, logged and counted ([`Snapshot::hook_panics`]), and supervision
+//!   goes on;
+//! * [`Supervisor::subscribe`]: a broadcast [`EventStream`] of the whole tree's events,
+//!   each a [`TimedEvent`] stamped with wall-clock and tokio time; a subscriber that
+//!   falls behind loses the oldest events and is told how many ([`Lagged`]).
+//!
+//! A give-up is published before its event goes out: a snapshot taken on seeing
+//! [`Event::GaveUp`] says `running: false, gave_up: true`, while the supervisor is still
+//! stopping its other children.
+//!
+//! ## Spans
+//!
+//! The supervisor's task runs in a `supervisor` span (field `supervisor`, the path), and
+//! each child incarnation in a `child` span (fields `supervisor`, `child`, and
+//! `incarnation`: 1 for its first start, counting every start since), a child of its
+//! supervisor's span; a nested supervisor's span is a child of its incarnation's span. So
+//! whatever a child logs says which child, which incarnation and which supervisor it
+//! comes from. Built with `RUSTFLAGS="--cfg tokio_unstable"` and the `tokio-console`
+//! feature, the tasks also carry names (the path: `root`, `root/workers`,
+//! `root/workers/w1`) that tokio-console shows.
+//!
+//! ## Metrics
+//!
+//! With the `metrics` feature, crashes, restarts and give-ups are counted per child, and
+//! running children per supervisor, through the [`metrics`](https://docs.rs/metrics)
+//! facade: the application installs the exporter. The names and labels are a stable
+//! schema, listed in the [`metrics`] module.
+//!
+//! ## Configuration from a file
+//!
+//! [`SupervisorConfig`] holds a supervisor's settings as data ([`Builder::config`]); with
+//! the `serde` feature it, [`Strategy`], [`Backoff`], [`AutoShutdown`], [`Restart`] and
+//! [`Shutdown`] are `Serialize` and `Deserialize`, and [`Snapshot`] is `Serialize`.
+//!
+//! ## Reproducible backoff
+//!
+//! Backoff jitter comes from the supervisor's own random source; seed it
+//! ([`Builder::jitter_seed`]) and a program restarts with the same delays every run, down
+//! the whole tree. A jittered delay never exceeds the backoff's cap.
 
+mod config;
 mod core;
 mod error;
 mod event;
 mod halt;
+pub mod metrics;
 mod nested;
 mod policy;
 mod snapshot;
 mod spec;
 mod supervised;
+mod telemetry;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::Instrument;
 
+pub use config::SupervisorConfig;
 pub use error::SupervisorError;
-pub use event::Event;
+pub use event::{Event, EventStream, Lagged, TimedEvent};
 pub use nested::NestedSupervisor;
 pub use policy::{AutoShutdown, Backoff, Strategy};
 pub use snapshot::{ChildSnapshot, ChildState, Snapshot};
@@ -113,6 +157,10 @@ use self::event::EventHook;
 use self::snapshot::{Node, SharedNode};
 use self::spec::ChildFuture;
 use crate::CancellationToken;
+
+/// Events kept for a subscriber that has not read them yet (see
+/// [`Builder::event_capacity`]).
+pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 
 /// A child as [`Supervisor::which_children`] lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,14 +196,9 @@ pub struct ChildCounts {
 #[must_use]
 pub struct Builder {
     name: String,
-    strategy: Strategy,
-    max_restarts: u32,
-    period: Duration,
-    backoff: Backoff,
-    reset_backoff_after: Duration,
-    max_children: Option<usize>,
-    abort_grace: Duration,
-    auto_shutdown: AutoShutdown,
+    config: SupervisorConfig,
+    /// Capacity of the broadcast channel behind [`Supervisor::subscribe`].
+    event_capacity: usize,
     children: Vec<ChildSpec>,
     hook: Option<EventHook>,
     /// Set by [`ChildSpec::supervisor_with_handle`]: each incarnation publishes itself
@@ -167,10 +210,7 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("name", &self.name)
-            .field("strategy", &self.strategy)
-            .field("max_restarts", &self.max_restarts)
-            .field("period", &self.period)
-            .field("backoff", &self.backoff)
+            .field("config", &self.config)
             .field("children", &self.children)
             .field("hook", &self.hook.is_some())
             .finish_non_exhaustive()
@@ -181,14 +221,8 @@ impl Default for Builder {
     fn default() -> Self {
         Self {
             name: "supervisor".to_owned(),
-            strategy: Strategy::default(),
-            max_restarts: 3,
-            period: Duration::from_secs(5),
-            backoff: Backoff::default(),
-            reset_backoff_after: Duration::from_secs(10),
-            max_children: None,
-            abort_grace: Duration::from_secs(1),
-            auto_shutdown: AutoShutdown::Never,
+            config: SupervisorConfig::default(),
+            event_capacity: DEFAULT_EVENT_CAPACITY,
             children: Vec::new(),
             hook: None,
             link: None,
@@ -205,48 +239,48 @@ impl Builder {
 
     /// The restart strategy (default [`Strategy::OneForOne`]).
     pub fn strategy(mut self, strategy: Strategy) -> Self {
-        self.strategy = strategy;
+        self.config.strategy = strategy;
         self
     }
 
     /// Gives up after more than `max_restarts` restarts within `period` (default 3 in
     /// 5 s). A `max_restarts` of 0 gives up on the first restart.
     pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Self {
-        self.max_restarts = max_restarts;
-        self.period = period;
+        self.config.max_restarts = max_restarts;
+        self.config.period = period;
         self
     }
 
     /// The delay before restarting a crashed child (default none).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
+        self.config.backoff = backoff;
         self
     }
 
     /// A child that stayed up this long starts its backoff over (default 10 s).
     pub fn reset_backoff_after(mut self, stable: Duration) -> Self {
-        self.reset_backoff_after = stable;
+        self.config.reset_backoff_after = stable;
         self
     }
 
     /// At most this many children; `start_child` beyond it fails with
     /// [`SupervisorError::MaxChildren`].
     pub fn max_children(mut self, max: usize) -> Self {
-        self.max_children = Some(max);
+        self.config.max_children = Some(max);
         self
     }
 
     /// After aborting a child, how long to wait for it to go before reporting it as
     /// unstoppable (default 1 s).
     pub fn abort_grace(mut self, grace: Duration) -> Self {
-        self.abort_grace = grace;
+        self.config.abort_grace = grace;
         self
     }
 
     /// Ends the supervisor when significant children end (default
     /// [`AutoShutdown::Never`]); see [`AutoShutdown`] and [`ChildSpec::significant`].
     pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
-        self.auto_shutdown = auto_shutdown;
+        self.config.auto_shutdown = auto_shutdown;
         self
     }
 
@@ -263,6 +297,45 @@ impl Builder {
         self
     }
 
+    /// Applies every setting of `config` (strategy, intensity, backoff, shutdown timing,
+    /// limits, jitter seed), for a tree configured from a file; see
+    /// [`SupervisorConfig`]. The name, hook and children are kept.
+    pub fn config(mut self, config: SupervisorConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The builder's settings as data (what [`config`](Builder::config) sets).
+    pub fn settings(&self) -> SupervisorConfig {
+        self.config
+    }
+
+    /// Seeds the backoff jitter (default: from entropy). Two runs of a program whose
+    /// supervisors are seeded wait the same restart delays; nested supervisors without
+    /// a seed of their own draw one from their parent's source.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::supervisor::{Backoff, Supervisor};
+    /// let builder = Supervisor::builder()
+    ///     .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5)).with_jitter(0.5))
+    ///     .jitter_seed(42);
+    /// assert_eq!(builder.settings().jitter_seed, Some(42));
+    /// ```
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.config.jitter_seed = Some(seed);
+        self
+    }
+
+    /// How many events [`Supervisor::subscribe`] streams keep for a subscriber that has
+    /// not read them yet (default [`DEFAULT_EVENT_CAPACITY`], at least 1). A subscriber
+    /// further behind loses the oldest and is told how many ([`Lagged`]). Only the root
+    /// supervisor's setting counts: the whole tree shares one channel.
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity;
+        self
+    }
+
     /// Adds a child; children start in the order they are added.
     pub fn child(mut self, spec: ChildSpec) -> Self {
         self.children.push(spec);
@@ -270,7 +343,7 @@ impl Builder {
     }
 
     pub(crate) fn validate(&self) -> Result<(), SupervisorError> {
-        if self.period.is_zero() {
+        if self.config.period.is_zero() {
             return Err(SupervisorError::InvalidConfig(
                 "the intensity period must be longer than zero".to_owned(),
             ));
@@ -282,12 +355,19 @@ impl Builder {
                     spec.name
                 )));
             }
-            spec.check_significant(self.auto_shutdown)?;
+            spec.check_significant(self.config.auto_shutdown)?;
             if let spec::ChildKind::Supervisor(nested) = &spec.kind {
                 nested.validate()?;
             }
         }
-        if let Some(max) = self.max_children
+        if let Backoff::Exponential { jitter, .. } = self.config.backoff
+            && !(0.0..=1.0).contains(&jitter)
+        {
+            return Err(SupervisorError::InvalidConfig(format!(
+                "the backoff jitter must be within 0.0 and 1.0, not {jitter}"
+            )));
+        }
+        if let Some(max) = self.config.max_children
             && self.children.len() > max
         {
             return Err(SupervisorError::InvalidConfig(format!(
@@ -298,43 +378,50 @@ impl Builder {
         Ok(())
     }
 
-    fn into_core(self, path: String, token: CancellationToken) -> (Core, SharedNode) {
+    fn into_core(
+        self,
+        path: String,
+        token: CancellationToken,
+        events: broadcast::Sender<TimedEvent>,
+        span: tracing::Span,
+    ) -> (Core, SharedNode) {
         let node = SharedNode::new(Node {
             name: self.name,
             path: path.clone(),
-            strategy: self.strategy,
+            strategy: self.config.strategy,
             running: true,
+            gave_up: false,
             children: std::collections::BTreeMap::new(),
             hook_panics: 0,
             last_hook_panic: None,
         });
         let settings = Settings {
-            strategy: self.strategy,
-            max_restarts: self.max_restarts,
-            period: self.period,
-            backoff: self.backoff,
-            reset_backoff_after: self.reset_backoff_after,
-            max_children: self.max_children,
-            abort_grace: self.abort_grace,
-            auto_shutdown: self.auto_shutdown,
+            config: self.config,
             hook: self.hook,
+            events,
         };
-        let core = Core::new(path, settings, token, self.children, node.clone());
+        let core = Core::new(path, settings, token, self.children, node.clone(), span);
         (core, node)
     }
 
     /// The future of a nested supervisor (run as a child), and its published node.
+    /// `parent` is the child incarnation's span; `jitter_seed` is drawn from the parent's
+    /// seeded source, used when this builder has no seed of its own.
     pub(crate) fn into_child(
         mut self,
         path: String,
         token: CancellationToken,
-        parent_hook: Option<EventHook>,
+        parent: Inherited,
     ) -> (ChildFuture, SharedNode) {
         if self.hook.is_none() {
-            self.hook = parent_hook;
+            self.hook = parent.hook;
+        }
+        if self.config.jitter_seed.is_none() {
+            self.config.jitter_seed = Some(parent.jitter_seed);
         }
         let link = self.link.clone();
-        let (mut core, node) = self.into_core(path, token);
+        let span = tracing::info_span!(parent: &parent.span, "supervisor", supervisor = %path);
+        let (mut core, node) = self.into_core(path, token, parent.events, span.clone());
         // Its children start now, before the parent starts the next sibling: OTP's
         // `start_link` of a child supervisor returns only once its children started, so a
         // tree starts depth-first in spec order (and stops in the exact reverse).
@@ -342,11 +429,14 @@ impl Builder {
         let (keep_open, commands) = mpsc::unbounded_channel();
         // Published for a `NestedSupervisor` handle until this incarnation's task ends.
         let published = link.map(|link| link.publish(keep_open.clone(), node.clone()));
-        let future = Box::pin(async move {
-            let _published = published;
-            let _keep_open = keep_open; // the channel stays open while the loop runs
-            core::run(core, commands).await.map_err(Into::into)
-        });
+        let future = Box::pin(
+            async move {
+                let _published = published;
+                let _keep_open = keep_open; // the channel stays open while the loop runs
+                core::run(core, commands).await.map_err(Into::into)
+            }
+            .instrument(span),
+        );
         (future, node)
     }
 
@@ -355,9 +445,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`SupervisorError::InvalidConfig`] for a zero period, duplicate child names,
-    /// more children than `max_children`, or a significant child that is permanent or
-    /// under [`AutoShutdown::Never`].
+    /// [`SupervisorError::InvalidConfig`] for a zero period, a backoff jitter outside
+    /// 0.0–1.0, duplicate child names, more children than `max_children`, or a
+    /// significant child that is permanent or under [`AutoShutdown::Never`].
     ///
     /// # Panics
     ///
@@ -366,7 +456,10 @@ impl Builder {
         self.validate()?;
         let token = CancellationToken::new();
         let path = self.name.clone();
-        let (mut core, node) = self.into_core(path, token.clone());
+        let (events, _) = broadcast::channel(self.event_capacity.max(1));
+        let weak_events = events.downgrade();
+        let span = tracing::info_span!("supervisor", supervisor = %path);
+        let (mut core, node) = self.into_core(path.clone(), token.clone(), events, span.clone());
         // Children start here, in order, before `spawn` returns (OTP's start_link is
         // synchronous too); the loop then watches them.
         core.start_all();
@@ -377,19 +470,30 @@ impl Builder {
             outcome: OnceLock::new(),
         });
         let guard = DoneGuard(Arc::clone(&shared));
-        tokio::spawn(async move {
+        let task = async move {
             let outcome = core::run(core, commands).await;
             let _ = guard.0.outcome.set(outcome);
             drop(guard);
-        });
+        }
+        .instrument(span);
+        drop(telemetry::spawn_named(|| path, task));
         Ok(Supervisor {
             owner: Arc::new(Owner {
                 shared,
                 commands: commands_tx,
                 node,
+                events: weak_events,
             }),
         })
     }
+}
+
+/// What a nested supervisor takes from its parent.
+pub(crate) struct Inherited {
+    pub(crate) hook: Option<EventHook>,
+    pub(crate) events: broadcast::Sender<TimedEvent>,
+    pub(crate) span: tracing::Span,
+    pub(crate) jitter_seed: u64,
 }
 
 struct Shared {
@@ -413,6 +517,8 @@ struct Owner {
     shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<Command>,
     node: SharedNode,
+    /// Weak, so that subscribers' streams end once the tree's last event is sent.
+    events: broadcast::WeakSender<TimedEvent>,
 }
 
 impl Drop for Owner {
@@ -466,11 +572,47 @@ impl Supervisor {
     /// let sup = Supervisor::builder().child(ChildSpec::new("a", serve)).spawn().unwrap();
     /// let snapshot = sup.snapshot();
     /// assert_eq!(snapshot.children[0].name, "a");
-    /// println!("{snapshot}"); // an indented tree; it also serialises with serde
+    /// println!("{snapshot}"); // an indented tree; with the `serde` feature it serialises too
     /// # sup.stop().await.unwrap(); }
     /// ```
     pub fn snapshot(&self) -> Snapshot {
         self.owner.node.snapshot()
+    }
+
+    /// A stream of the whole tree's [`Event`]s from now on (this supervisor's and every
+    /// nested one's), each a [`TimedEvent`] stamped when the supervisor acted. It is a
+    /// broadcast: every subscriber sees every event, independently of the
+    /// [`on_event`](Builder::on_event) hook. A subscriber that falls more than
+    /// [`Builder::event_capacity`] events behind loses the oldest and gets a [`Lagged`]
+    /// item saying how many, then carries on with the oldest it still has. The stream
+    /// ends (`None`) after the supervisor's last event, once it has ended; subscribing
+    /// to an ended supervisor gives a stream that ends at once.
+    ///
+    /// Events are only built while someone listens (a hook or a subscriber), so an
+    /// unobserved tree pays nothing for them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::supervisor::{ChildSpec, Event, Supervisor};
+    /// use steadfast::{BoxError, CancellationToken};
+    /// async fn serve(cancel: CancellationToken) -> Result<(), BoxError> { cancel.cancelled().await; Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder().name("root").spawn().unwrap();
+    /// let mut events = sup.subscribe();
+    /// sup.start_child(ChildSpec::new("a", serve)).await.unwrap();
+    /// let first = events.next_event().await.unwrap().unwrap();
+    /// assert!(matches!(&first.event, Event::Started { child, .. } if child == "a"));
+    /// assert_eq!(first.supervisor(), "root");
+    /// sup.stop().await.unwrap();
+    /// while let Some(item) = events.next_event().await { let _ = item; } // ends after the stop
+    /// # }
+    /// ```
+    pub fn subscribe(&self) -> EventStream {
+        match self.owner.events.upgrade() {
+            Some(events) => EventStream::new(events.subscribe()),
+            None => EventStream::ended(),
+        }
     }
 
     async fn request<T>(

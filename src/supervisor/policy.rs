@@ -6,8 +6,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Which children restart when one crashes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum Strategy {
     /// Only the child that exited (the default).
@@ -49,8 +53,12 @@ pub enum Strategy {
 /// sup.wait().await.unwrap(); // the job finished: the tree ended, helper stopped
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum AutoShutdown {
     /// Never (the default); significant children are refused.
@@ -124,8 +132,12 @@ impl RestartWindow {
 /// let d = j.delay(1);
 /// assert!(d >= Duration::from_millis(200) && d <= Duration::from_millis(240));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum Backoff {
     /// Restart at once (the default).
@@ -140,7 +152,8 @@ pub enum Backoff {
         /// The largest delay.
         max: Duration,
     },
-    /// `base × 2^attempt`, capped at `max`, plus up to `jitter × delay` of random extra.
+    /// `base × 2^attempt`, capped at `max`, plus up to `jitter × delay` of random extra
+    /// (never past `max`; see [`with_jitter`](Backoff::with_jitter)).
     Exponential {
         /// The first delay.
         base: Duration,
@@ -172,22 +185,74 @@ impl Backoff {
     }
 
     /// Adds random extra of up to `fraction` of each delay (clamped to 0.0–1.0), so that
-    /// many children crashing together do not restart in lockstep. Only exponential
-    /// backoff takes jitter; others are returned unchanged.
+    /// many children crashing together do not restart in lockstep.
+    ///
+    /// # Only exponential backoff takes jitter
+    ///
+    /// On [`Backoff::None`], [`Backoff::Constant`] and [`Backoff::Linear`] this does
+    /// nothing: they are returned unchanged (a constant or linear delay is chosen to be
+    /// exact). Check with [`jitter`](Backoff::jitter).
+    ///
+    /// # The cap holds
+    ///
+    /// A jittered delay never exceeds `max`: where the extra would pass the cap, the
+    /// delay is drawn below it instead, within `max × (1 − fraction)` to `max`, so that
+    /// children at the cap still spread out.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::supervisor::Backoff;
+    /// let capped = Backoff::exponential(Duration::from_secs(1), Duration::from_secs(4)).with_jitter(0.5);
+    /// assert_eq!(capped.jitter(), 0.5);
+    /// assert!(capped.delay(10) <= Duration::from_secs(4));
+    /// assert!(capped.delay(10) >= Duration::from_secs(2));
+    /// assert_eq!(Backoff::constant(Duration::from_secs(1)).with_jitter(0.5).jitter(), 0.0);
+    /// ```
     #[must_use]
     pub fn with_jitter(self, fraction: f64) -> Self {
         match self {
             Backoff::Exponential { base, max, .. } => Backoff::Exponential {
                 base,
                 max,
-                jitter: fraction.clamp(0.0, 1.0),
+                // NaN clamps to NaN: treat it as no jitter.
+                jitter: if fraction.is_nan() {
+                    0.0
+                } else {
+                    fraction.clamp(0.0, 1.0)
+                },
             },
             other => other,
         }
     }
 
-    /// The delay before restart attempt `attempt` (0 for the first).
+    /// The jitter fraction: 0.0 unless it is an exponential backoff with jitter.
+    pub fn jitter(&self) -> f64 {
+        match *self {
+            Backoff::Exponential { jitter, .. } => jitter,
+            _ => 0.0,
+        }
+    }
+
+    /// The delay before restart attempt `attempt` (0 for the first), jittered from the
+    /// thread's random source. A supervisor uses [`delay_at`](Backoff::delay_at) with its
+    /// own, seedable, source ([`Builder::jitter_seed`](super::Builder::jitter_seed)).
     pub fn delay(&self, attempt: u32) -> Duration {
+        self.delay_at(attempt, fastrand::f64())
+    }
+
+    /// The delay before restart attempt `attempt`, with `draw` (a random number in
+    /// `0.0..1.0`, clamped) choosing the jitter: deterministic, for a seeded source.
+    /// `draw` 0.0 gives the delay without jitter (or, at the cap, the cap).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::supervisor::Backoff;
+    /// let b = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1)).with_jitter(0.5);
+    /// assert_eq!(b.delay_at(1, 0.0), Duration::from_millis(200));
+    /// assert_eq!(b.delay_at(1, 0.5), Duration::from_millis(250));
+    /// assert_eq!(b.delay_at(9, 0.5), Duration::from_millis(750)); // at the cap: below it
+    /// ```
+    pub fn delay_at(&self, attempt: u32, draw: f64) -> Duration {
         match *self {
             Backoff::None => Duration::ZERO,
             Backoff::Constant(d) => d,
@@ -195,10 +260,17 @@ impl Backoff {
             Backoff::Exponential { base, max, jitter } => {
                 let factor = 1_u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
                 let delay = base.saturating_mul(factor).min(max);
-                if jitter > 0.0 {
-                    delay + delay.mul_f64(jitter * fastrand::f64())
-                } else {
-                    delay
+                // NaN (a hand-built or deserialised value) counts as none.
+                if jitter.is_nan() || jitter <= 0.0 {
+                    return delay;
+                }
+                let jitter = jitter.min(1.0);
+                let draw = if draw.is_nan() { 0.0 } else { draw.clamp(0.0, 1.0) };
+                let extra = delay.mul_f64(jitter * draw);
+                match delay.checked_add(extra) {
+                    Some(jittered) if jittered <= max => jittered,
+                    // Past the cap: spread below it instead.
+                    _ => max.saturating_sub(max.mul_f64(jitter * draw)),
                 }
             }
         }
@@ -248,14 +320,50 @@ mod tests {
     }
 
     #[test]
-    fn exponential_jitter_stays_in_bounds() {
-        let b = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1)).with_jitter(0.5);
-        for attempt in 0..20 {
+    fn exponential_jitter_stays_in_bounds_and_never_exceeds_the_cap() {
+        let max = Duration::from_secs(1);
+        let b = Backoff::exponential(Duration::from_millis(100), max).with_jitter(0.5);
+        let mut rng = fastrand::Rng::with_seed(7);
+        for attempt in 0..40 {
             let base = Duration::from_millis(100)
                 .saturating_mul(1 << attempt.min(10))
-                .min(Duration::from_secs(1));
-            let d = b.delay(attempt);
-            assert!(d >= base && d <= base.mul_f64(1.5), "attempt {attempt}: {d:?}");
+                .min(max);
+            for _ in 0..200 {
+                let d = b.delay_at(attempt, rng.f64());
+                assert!(d <= max, "attempt {attempt}: {d:?} passes the cap");
+                if base.mul_f64(1.5) <= max {
+                    assert!(d >= base && d <= base.mul_f64(1.5), "attempt {attempt}: {d:?}");
+                } else {
+                    assert!(d >= max.mul_f64(0.5), "attempt {attempt}: {d:?} below the spread");
+                }
+            }
+            assert!(b.delay(attempt) <= max);
         }
+        // The edges: draws of 0 and 1, and out-of-range draws, stay within the cap.
+        assert_eq!(b.delay_at(30, 0.0), max);
+        assert_eq!(b.delay_at(30, 1.0), max.mul_f64(0.5));
+        assert_eq!(b.delay_at(2, 7.0), Duration::from_millis(600));
+        assert_eq!(b.delay_at(2, f64::NAN), Duration::from_millis(400));
+        // The old behaviour went over: 800 ms + up to 400 ms of extra under a 1 s cap.
+        assert!(b.delay_at(3, 0.99) <= max);
+    }
+
+    #[test]
+    fn jitter_only_on_exponential_and_nan_is_none() {
+        let c = Backoff::constant(Duration::from_secs(1)).with_jitter(0.3);
+        assert_eq!(c, Backoff::constant(Duration::from_secs(1)));
+        assert_eq!(c.jitter(), 0.0);
+        let l = Backoff::linear(Duration::from_secs(1), Duration::from_secs(3)).with_jitter(0.3);
+        assert_eq!(l.jitter(), 0.0);
+        let e = Backoff::exponential(Duration::from_secs(1), Duration::from_secs(3));
+        assert_eq!(e.with_jitter(f64::NAN).jitter(), 0.0);
+        assert_eq!(e.with_jitter(7.0).jitter(), 1.0);
+        // A hand-made out-of-range jitter is still capped.
+        let wild = Backoff::Exponential {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(3),
+            jitter: 50.0,
+        };
+        assert!(wild.delay_at(0, 0.9) <= Duration::from_secs(3));
     }
 }

@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::Serialize;
 use tokio::time::Instant;
 
 use super::{Restart, Strategy};
 
 /// Where a child is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum ChildState {
     /// Its task is running.
@@ -23,7 +22,8 @@ pub enum ChildState {
 }
 
 /// One child in a [`Snapshot`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ChildSnapshot {
     /// The child's name.
@@ -46,8 +46,9 @@ pub struct ChildSnapshot {
 
 /// A supervisor and its children, recursively, as they are at the moment it is taken.
 ///
-/// It prints as an indented tree and serialises with `serde`.
-#[derive(Debug, Clone, Serialize)]
+/// It prints as an indented tree and, with the `serde` feature, serialises with `serde`.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Snapshot {
     /// The supervisor's name.
@@ -56,8 +57,12 @@ pub struct Snapshot {
     pub path: String,
     /// Its strategy.
     pub strategy: Strategy,
-    /// Whether it is still running.
+    /// Whether it is still running: `false` from the moment it gives up (before its
+    /// children are stopped), and once it has stopped.
     pub running: bool,
+    /// Whether it gave up (restart intensity exceeded). Set before its
+    /// [`Event::GaveUp`](super::Event::GaveUp) goes out.
+    pub gave_up: bool,
     /// Its children, in start order.
     pub children: Vec<ChildSnapshot>,
     /// How many times its event hook panicked (each panic is caught and logged; the
@@ -106,7 +111,9 @@ impl Snapshot {
 impl fmt::Display for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} [supervisor {:?}]", self.name, self.strategy)?;
-        if !self.running {
+        if self.gave_up {
+            f.write_str("  (gave up)")?;
+        } else if !self.running {
             f.write_str("  (stopped)")?;
         }
         if let Some(message) = &self.last_hook_panic {
@@ -122,6 +129,7 @@ pub(crate) struct Node {
     pub(crate) path: String,
     pub(crate) strategy: Strategy,
     pub(crate) running: bool,
+    pub(crate) gave_up: bool,
     /// By child id: id order is start order.
     pub(crate) children: BTreeMap<u64, NodeChild>,
     pub(crate) hook_panics: u64,
@@ -159,6 +167,7 @@ impl SharedNode {
             path: node.path.clone(),
             strategy: node.strategy,
             running: node.running,
+            gave_up: node.gave_up,
             hook_panics: node.hook_panics,
             last_hook_panic: node.last_hook_panic.clone(),
             children: node

@@ -16,8 +16,12 @@ pub(crate) type StartFn = Arc<dyn Fn(CancellationToken) -> ChildFuture + Send + 
 ///
 /// An exit is *clean* when the child returned `Ok(())`, and a *crash* when it returned
 /// `Err` or panicked (the supervision contract: `Ok` is a clean exit; OTP's `normal`/`shutdown` vs. other reasons).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum Restart {
     /// Always restarted, even after a clean exit.
@@ -31,8 +35,12 @@ pub enum Restart {
 }
 
 /// How a child is stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum Shutdown {
     /// Cancel its token, wait up to this long, then abort it (the default: 5 s).
