@@ -85,7 +85,8 @@ enum Op<S> {
 /// # Drop
 ///
 /// When the last handle is dropped, the agent applies what is already queued and then
-/// ends. [`stop`](Agent::stop) does the same and waits for the end.
+/// ends. [`stop`](Agent::stop) does the same and waits for the end. A handle kept inside
+/// the agent's own state counts too: such an agent never ends by drop, only by `stop`.
 #[must_use = "an agent ends once its last handle is dropped: a handle that is never kept ends it at once"]
 pub struct Agent<S> {
     ops: mpsc::UnboundedSender<Op<S>>,
@@ -367,7 +368,14 @@ async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, life: E
         let mut ops = batch.drain(..);
         for op in ops.by_ref() {
             let stop = match op {
-                Op::Apply(apply) => match apply(&mut state) {
+                // Caught here too: the closure's own catcher covers `f`, not the reply
+                // it sends (a reply whose caller gave up is dropped, and its `Drop` is
+                // user code).
+                Op::Apply(apply) => match Panic::catch(|| apply(&mut state)).unwrap_or_else(|panic| {
+                    Control::Crashed(ExitError::Panicked {
+                        message: panic.message().to_owned(),
+                    })
+                }) {
                     Control::Continue => life.stop_requested(),
                     Control::Crashed(exit) => {
                         life.record_crash(exit);
@@ -398,7 +406,7 @@ async fn run<S>(mut state: S, mut inbox: mpsc::UnboundedReceiver<Op<S>>, life: E
     }
     // Callers waiting on dropped calls learn `Stopped` now; then the state goes, and
     // only then is the end announced.
-    drop(left_behind);
-    drop(state);
+    life.drop_caught("operations left unapplied", left_behind);
+    life.drop_caught("the agent's state", state);
     life.complete();
 }

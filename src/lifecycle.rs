@@ -45,8 +45,16 @@ pub enum ExitError {
         /// The panic message.
         message: String,
     },
+    /// It stopped, but dropping its state, or a message it left unhandled, panicked (a
+    /// `Drop` impl of yours). The first such panic is kept.
+    #[error("it stopped, but a value it dropped panicked in its Drop: {message}")]
+    DropPanicked {
+        /// The panic message.
+        message: String,
+    },
     /// The task was aborted before it could end on its own terms: its tokio runtime shut
-    /// down while it ran.
+    /// down while it ran. (Panics in your code never end up here: they are caught and
+    /// reported as the variants above.)
     #[error("it was aborted (its tokio runtime shut down) before it could stop cleanly")]
     Aborted,
 }
@@ -106,6 +114,17 @@ impl Lifecycle {
     /// Records why the task did not end cleanly; the first reason recorded stands.
     pub(crate) fn record_crash(&self, exit: ExitError) {
         let _ = self.crash.set(exit);
+    }
+
+    /// Drops `value` (state, or messages left unhandled) under a panic catcher: a
+    /// panicking `Drop` is recorded as the exit reason instead of escaping the task.
+    pub(crate) fn drop_caught<T>(&self, what: &str, value: T) {
+        if let Err(panic) = crate::Panic::catch(move || drop(value)) {
+            tracing::error!(message = panic.message(), "dropping {what} panicked");
+            self.record_crash(ExitError::DropPanicked {
+                message: panic.message().to_owned(),
+            });
+        }
     }
 
     /// A stop asked for by the task itself: it takes effect once the current message is

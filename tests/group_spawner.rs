@@ -267,6 +267,7 @@ fn spawners_racing_a_shutdown_leave_nothing_running() {
         for round in 0..200 {
             let before = alive_tasks();
             let live = common::LiveCounter::new();
+            let accepted_so_far = Arc::new(AtomicU64::new(0));
             let mut group: Group<String> = Group::new();
             if round % 2 == 1 {
                 group.set_limit(2).unwrap();
@@ -275,6 +276,7 @@ fn spawners_racing_a_shutdown_leave_nothing_running() {
                 .map(|_| {
                     let spawner = group.spawner();
                     let live = live.clone();
+                    let accepted_so_far = Arc::clone(&accepted_so_far);
                     let handle = tokio::runtime::Handle::current();
                     std::thread::spawn(move || {
                         let _runtime = handle.enter();
@@ -290,7 +292,10 @@ fn spawners_racing_a_shutdown_leave_nothing_running() {
                                 token.cancelled().await;
                                 Ok(())
                             }) {
-                                Ok(()) => accepted += 1,
+                                Ok(()) => {
+                                    accepted += 1;
+                                    accepted_so_far.fetch_add(1, Ordering::SeqCst);
+                                }
                                 Err(SpawnError::Closed(_)) => return accepted,
                                 Err(other) => panic!("{other}"),
                             }
@@ -301,7 +306,7 @@ fn spawners_racing_a_shutdown_leave_nothing_running() {
                 .collect();
             // Let the spawners begin, so that the shutdown races them.
             bounded("the first spawn", async {
-                while live.total() == 0 {
+                while accepted_so_far.load(Ordering::SeqCst) == 0 {
                     tokio::task::yield_now().await;
                 }
             })

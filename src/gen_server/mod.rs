@@ -46,6 +46,8 @@ mod server;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use error::{CallError, CastError, Exit, StartError};
@@ -71,7 +73,12 @@ use crate::agent::DEFAULT_CALL_TIMEOUT;
 ///   [`CallError::Stopped`] at once.
 /// * [`terminate`](GenServer::terminate) runs once when the server stops on its own
 ///   terms: graceful stop, every handle dropped, a handler error or panic. It does not
-///   run when the task is aborted (its runtime shut down).
+///   run when the task is aborted (its runtime shut down, or `start` was dropped while
+///   `init` ran: the server task is then aborted with it, timers included).
+/// * Messages still queued when it stops are not handled: their callers get `Stopped`
+///   and [`Server::dropped`] counts them. Continuations
+///   ([`Context::continue_with`]) are the server's own work, not accepted messages: a
+///   stop drops them uncounted.
 pub trait GenServer: Sized + Send + 'static {
     /// The request type of [`Server::call`].
     type Call: Send + 'static;
@@ -133,7 +140,11 @@ pub trait GenServer: Sized + Send + 'static {
     }
 
     /// Runs once when the server stops (see the trait docs for when). The default does
-    /// nothing. A panic here is caught and logged.
+    /// nothing. Callers still queued have already been told `Stopped`; the caller of a
+    /// call that crashed the server gets its `Failed` / `Panicked` after `terminate`
+    /// (as in OTP). A panic here is caught and becomes the exit reason,
+    /// [`ExitError::TerminatePanicked`](crate::ExitError::TerminatePanicked), unless the
+    /// server had already crashed.
     fn terminate(&mut self, exit: &Exit<'_, Self::Error>) -> impl Future<Output = ()> + Send {
         let _ = exit;
         async {}
@@ -377,10 +388,11 @@ impl<G: GenServer> Context<G> {
         if self.timers.len() >= 64 {
             self.timers.retain(|timer| !timer.is_finished());
         }
-        let timer = self.myself.send_later(message, delay);
+        let settled = Arc::new(AtomicBool::new(false));
+        let timer = self.myself.send_later(message, delay, Arc::clone(&settled));
         let abort = timer.abort_handle();
         self.timers.push(timer);
-        TimerRef(abort)
+        TimerRef { abort, settled }
     }
 
     /// Aborts every pending timer and waits until they are gone.
@@ -392,18 +404,54 @@ impl<G: GenServer> Context<G> {
     }
 }
 
-/// A pending [`Context::cast_after`]; [`cancel`](TimerRef::cancel) it to stop the
-/// message. Dropping it does not cancel.
+/// A pending [`Context::cast_after`] / [`Context::info_after`]; [`cancel`](TimerRef::cancel)
+/// it to stop the message. Dropping it does not cancel.
 #[derive(Debug, Clone)]
-pub struct TimerRef(tokio::task::AbortHandle);
+pub struct TimerRef {
+    abort: tokio::task::AbortHandle,
+    /// Claimed once: by the timer when it sends, or by the first `cancel`.
+    settled: Arc<AtomicBool>,
+}
 
 impl TimerRef {
-    /// Cancels the timer (Erlang's `cancel_timer`); true when the message had not been
-    /// sent yet, so it never will be. Idempotent.
+    /// Cancels the timer (Erlang's `cancel_timer`): `true` when this call stopped the
+    /// message, which then is never sent; `false` when it was already sent (or is being
+    /// sent right now) or an earlier `cancel` stopped it. Exactly one of "a `cancel`
+    /// returned `true`" and "the message was sent" happens.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::gen_server::{Context, GenServer};
+    /// struct Quiet;
+    /// impl GenServer for Quiet {
+    ///     type Call = bool;
+    ///     type Reply = (bool, bool);
+    ///     type Cast = ();
+    ///     type Error = std::convert::Infallible;
+    ///     async fn handle_call(&mut self, _: bool, ctx: &mut Context<Self>) -> Result<(bool, bool), Self::Error> {
+    ///         let timer = ctx.cast_after((), Duration::from_secs(60));
+    ///         Ok((timer.cancel(), timer.cancel()))
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let server = Quiet.start().await.unwrap();
+    /// assert_eq!(server.call(true).await.unwrap(), (true, false)); // stopped once only
+    /// # }
+    /// ```
     pub fn cancel(&self) -> bool {
-        let pending = !self.0.is_finished();
-        self.0.abort();
-        pending
+        let stopped_it = !self.settled.swap(true, Ordering::AcqRel);
+        self.abort.abort();
+        stopped_it
+    }
+}
+
+/// Timers end with the context: also when the server task is aborted (its runtime shut
+/// down, or `start` was cancelled during `init`) and `cancel_timers` never ran.
+impl<G: GenServer> Drop for Context<G> {
+    fn drop(&mut self) {
+        for timer in &self.timers {
+            timer.abort();
+        }
     }
 }
 

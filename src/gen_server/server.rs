@@ -84,10 +84,19 @@ pub(crate) struct WeakServer<G: GenServer> {
 impl<G: GenServer> WeakServer<G> {
     /// A task that sends `message` to the server after `delay`, unless the server is
     /// gone by then.
-    pub(crate) fn send_later(&self, message: Msg<G>, delay: Duration) -> tokio::task::JoinHandle<()> {
+    /// `settled` is claimed by whichever comes first, the send or a cancel.
+    pub(crate) fn send_later(
+        &self,
+        message: Msg<G>,
+        delay: Duration,
+        settled: Arc<std::sync::atomic::AtomicBool>,
+    ) -> tokio::task::JoinHandle<()> {
         let tx = self.tx.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
+            if settled.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                return; // cancelled
+            }
             if let Some(tx) = tx.upgrade() {
                 let _ = tx.send(message).await;
             }
@@ -214,12 +223,14 @@ impl<G: GenServer> Server<G> {
     ///
     /// From one of the server's own handlers the request is sent (it is handled after
     /// the current message), but receiving its reply there answers
-    /// [`CallError::CallingSelf`] at once.
+    /// [`CallError::CallingSelf`] at once; so does the send itself when its own bounded
+    /// mailbox is full (only the running handler could make room).
     ///
     /// # Errors
     ///
     /// [`CallError::Stopped`] at once if the server is gone; with a full bounded
-    /// mailbox, [`CallError::Timeout`] if no space was made within the timeout.
+    /// mailbox, [`CallError::Timeout`] if no space was made within the timeout, or
+    /// [`CallError::CallingSelf`] at once from the server's own handler.
     ///
     /// # Cancel safety
     ///
@@ -266,6 +277,10 @@ impl<G: GenServer> Server<G> {
         let CastError::Full(call) = refused else {
             return Err(CallError::Stopped);
         };
+        if self.life.is_own_task() {
+            // Only the handler running now could make room: waiting would never end.
+            return Err(CallError::CallingSelf);
+        }
         // A full bounded mailbox: wait for space, within the same timeout.
         if timeout == Duration::MAX {
             return match self.tx.send(call).await {
@@ -429,8 +444,12 @@ pub(crate) async fn start<G: GenServer>(
         life.guard(),
     ));
     let _ = life.task.set(task.id());
+    // If `start` is dropped while `init` runs, the server task goes with it: nothing
+    // outlives the caller that gave up on it.
+    let abort_if_cancelled = AbortOnDrop(task.abort_handle());
     let failed = match started.await {
         Ok(Ok(())) => {
+            std::mem::forget(abort_if_cancelled);
             return Ok(Server {
                 tx,
                 life,
@@ -442,8 +461,18 @@ pub(crate) async fn start<G: GenServer>(
     };
     // Nothing the failed server started outlives `start`: its task (and so its timers,
     // which it awaits) has ended before the error is returned.
+    std::mem::forget(abort_if_cancelled);
     let _ = task.await;
     Err(failed)
+}
+
+/// Aborts the server task unless `start` finished (then it is forgotten).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Why the loop ended, owning what `terminate` and the crashing caller need.
@@ -479,7 +508,9 @@ async fn run<G: GenServer>(
     };
     if init.is_err() {
         ctx.cancel_timers().await;
-        drop(server);
+        // The init error is what `start` reports; a panicking `Drop` of the state is
+        // logged, never turned into an abort of this task.
+        life.drop_caught("the state of a server whose init failed", server);
         let _ = started.send(init);
         life.complete();
         return;
@@ -561,6 +592,17 @@ async fn run<G: GenServer>(
         }
         _ => tracing::debug!(exit = ?ExitKind::of(&exit), "gen_server stopping"),
     }
+    let dropped = left_behind.iter().filter(|m| !matches!(m, Msg::Stop)).count() as u64;
+    if dropped > 0 {
+        life.record_dropped(dropped);
+        tracing::warn!(
+            dropped,
+            "gen_server stopped with messages still queued; they were not handled"
+        );
+    }
+    // Queued callers learn `Stopped` now, as their reply senders go: before `terminate`,
+    // which may take long, so that they never wait for their timeout instead.
+    life.drop_caught("messages left unhandled", left_behind);
     if let Err(panic) = CatchPanic::new(server.terminate(&exit)).await {
         tracing::error!(message = panic.message(), "gen_server terminate panicked");
         // OTP: a crash in terminate becomes the exit reason (an earlier crash stands).
@@ -572,7 +614,9 @@ async fn run<G: GenServer>(
     ctx.cancel_timers().await;
     match ending {
         Ending::Failed(error, Some(reply_to)) => {
-            let _ = reply_to.send(Err(CallError::Failed(error)));
+            if let Err(unsent) = reply_to.send(Err(CallError::Failed(error))) {
+                life.drop_caught("an error its caller gave up on", unsent);
+            }
         }
         Ending::Panicked(panic, Some(reply_to)) => {
             let _ = reply_to.send(Err(CallError::Panicked(panic)));
@@ -580,18 +624,8 @@ async fn run<G: GenServer>(
         _ => {}
     }
 
-    let dropped = left_behind.iter().filter(|m| !matches!(m, Msg::Stop)).count() as u64;
-    if dropped > 0 {
-        life.record_dropped(dropped);
-        tracing::warn!(
-            dropped,
-            "gen_server stopped with messages still queued; they were not handled"
-        );
-    }
-    // Queued callers learn `Stopped` as their reply senders go; then the state goes, and
-    // only then is the end announced.
-    drop(left_behind);
-    drop(server);
+    // The state goes, and only then is the end announced.
+    life.drop_caught("the server's state", server);
     life.complete();
 }
 
@@ -606,9 +640,12 @@ async fn handle<G: GenServer>(server: &mut G, ctx: &mut Context<G>, message: Msg
     match message {
         Msg::Call(request, reply_to) => match CatchPanic::new(server.handle_call(request, ctx)).await {
             Ok(Ok(reply)) => {
-                // The caller may have given up (timeout): the late reply is dropped.
-                let _ = reply_to.send(Ok(reply));
-                None
+                // The caller may have given up (timeout): the late reply is dropped here,
+                // and its `Drop` is user code, so a panic in it is this message's crash.
+                let unsent = reply_to.send(Ok(reply)).err()?;
+                Panic::catch(move || drop(unsent))
+                    .err()
+                    .map(|panic| Ending::Panicked(panic, None))
             }
             Ok(Err(error)) => Some(Ending::Failed(error, Some(reply_to))),
             Err(panic) => Some(Ending::Panicked(panic, Some(reply_to))),
@@ -637,9 +674,12 @@ async fn continue_all<G: GenServer>(
     while let Some(info) = ctx.continuations.pop_front() {
         if stop_requested(ctx, life) {
             // A stop asked for in the same handler wins (OTP: `stop` and `continue` are
-            // alternatives); the loop sees the request next.
-            ctx.continuations.clear();
-            return None;
+            // alternatives); the loop sees the request next. Not counted as dropped:
+            // continuations are the server's own, not accepted messages.
+            let unrun = (info, std::mem::take(&mut ctx.continuations));
+            return Panic::catch(move || drop(unrun))
+                .err()
+                .map(|panic| Ending::Panicked(panic, None));
         }
         if let Some(ending) = handle(server, ctx, Msg::Info(info)).await {
             return Some(ending);

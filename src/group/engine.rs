@@ -41,6 +41,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
+use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -372,17 +373,19 @@ where
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let index = self.shared.claim_index();
+        // Spawned before the index is claimed: outside a runtime the spawn panics, and
+        // must leave no index without an outcome behind.
         let handle = spawn_single(&self.shared, member);
+        let index = self.shared.claim_index();
         self.push_handle(index, handle);
     }
 
     #[track_caller]
-    fn start_worker<F>(&mut self, index: usize, member: F)
+    fn start_worker<F>(&mut self, runtime: &Handle, index: usize, member: F)
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let handle = tokio::spawn(worker(index, member, Arc::clone(&self.shared)));
+        let handle = runtime.spawn(worker(index, member, Arc::clone(&self.shared)));
         self.push_handle(index, handle);
     }
 
@@ -395,6 +398,7 @@ where
             self.spawn_single(member);
             return Ok(());
         };
+        let runtime = current_runtime();
         {
             let mut queue = self.shared.lock_queue();
             if queue.workers >= limit.get() {
@@ -406,7 +410,7 @@ where
             queue.workers += 1;
         }
         let index = self.shared.claim_index();
-        self.start_worker(index, member);
+        self.start_worker(&runtime, index, member);
         Ok(())
     }
 
@@ -446,10 +450,13 @@ where
     {
         let mut queue = self.shared.lock_queue();
         if queue.workers < limit.get() {
+            // Looked up before the count changes: outside a runtime this panics with the
+            // group as it was.
+            let runtime = current_runtime();
             queue.workers += 1;
             drop(queue);
             let index = self.shared.claim_index();
-            self.start_worker(index, member);
+            self.start_worker(&runtime, index, member);
             return None;
         }
         if queue.items.len() < limit.get() {
@@ -501,6 +508,18 @@ where
     }
 }
 
+/// The runtime to start workers on, looked up before the group changes any count.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, as `tokio::spawn` would, but before any state changed.
+#[track_caller]
+fn current_runtime() -> Handle {
+    Handle::try_current().unwrap_or_else(|_| {
+        panic!("a steadfast group member must be started from inside a tokio runtime (no runtime here)")
+    })
+}
+
 /// Moves the outcomes of finished tasks out of their handles, freeing the tasks; returns
 /// the list length at which to reap next.
 fn reap_finished<T, E>(handles: &mut Handles<T, E>, reaped: &mut Vec<Entry<T, E>>) -> usize {
@@ -543,7 +562,6 @@ where
     /// Submits `member` from a spawner: never waits. Without a limit it starts at once;
     /// with one it starts on a new worker if one may start, else it is queued (beyond
     /// the owner's queue bound) when `queue_at_limit`, or handed back.
-    #[track_caller]
     pub(crate) fn adopt<F>(self: &Arc<Self>, member: F, queue_at_limit: bool) -> Result<(), SpawnError<F>>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -555,29 +573,37 @@ where
             return Err(SpawnError::Closed(member));
         }
         let mut queue = self.lock_queue();
-        let (index, handle) = match queue.limit {
-            None => {
+        let must_start = queue.limit.is_none_or(|limit| queue.workers < limit.get());
+        // Checked before anything changes: outside a runtime the member comes back.
+        let runtime = match (must_start, Handle::try_current()) {
+            (true, Err(_)) => return Err(SpawnError::NoRuntime(member)),
+            (_, runtime) => runtime.ok(),
+        };
+        let (index, handle) = match (queue.limit, runtime) {
+            (None, Some(runtime)) => {
                 drop(queue);
-                let index = self.claim_index();
-                (index, spawn_single(self, member))
+                let _entered = runtime.enter();
+                let handle = spawn_single(self, member);
+                (self.claim_index(), handle)
             }
-            Some(limit) if queue.workers < limit.get() => {
+            (Some(limit), Some(runtime)) if queue.workers < limit.get() => {
                 queue.workers += 1;
                 drop(queue);
                 let index = self.claim_index();
-                (index, tokio::spawn(worker(index, member, Arc::clone(self))))
+                (index, runtime.spawn(worker(index, member, Arc::clone(self))))
             }
-            Some(_) if queue_at_limit => {
+            (Some(_), _) if queue_at_limit => {
                 let index = self.claim_index();
                 queue.items.push_back((index, Box::pin(member)));
                 return Ok(());
             }
-            Some(limit) => {
+            (Some(limit), _) => {
                 return Err(SpawnError::Full {
                     future: member,
                     limit: limit.get(),
                 });
             }
+            (None, None) => unreachable!("an unlimited group always starts, so it has a runtime"),
         };
         adopted.handles.push((index, handle));
         if adopted.handles.len() >= adopted.reap_at {
@@ -640,8 +666,15 @@ impl<T, E> Engine<T, E> {
         };
         self.shared.cancel(|| CancelCause::ShutDown);
         // Queued members never started: drop them now, not when the last worker goes.
+        // Their `Drop` is user code, and this may run while the owner unwinds: a panic
+        // here is logged, never re-raised (a second panic would abort the process).
         let queued = std::mem::take(&mut self.shared.lock_queue().items);
-        drop(queued);
+        if let Err(panic) = Panic::catch(move || drop(queued)) {
+            tracing::error!(
+                message = panic.message(),
+                "dropping a queued group member panicked"
+            );
+        }
         for (_, handle) in self.handles.iter().chain(&adopted) {
             handle.abort();
         }

@@ -184,6 +184,10 @@ pub enum SpawnError<F> {
     /// The group has finished (it was waited on), or was shut down or dropped: it takes
     /// no more members.
     Closed(F),
+    /// Called outside a tokio runtime (a plain OS thread) when the member had to start
+    /// now; nothing changed in the group. Enter the runtime first
+    /// (`Handle::enter`), or submit from one of its tasks.
+    NoRuntime(F),
     /// The group already runs `limit` members ([`Spawner::try_spawn`](crate::group::Spawner::try_spawn)
     /// only; [`Spawner::spawn`](crate::group::Spawner::spawn) queues instead).
     Full {
@@ -198,7 +202,9 @@ impl<F> SpawnError<F> {
     /// Gives the future back.
     pub fn into_inner(self) -> F {
         match self {
-            SpawnError::Closed(future) | SpawnError::Full { future, .. } => future,
+            SpawnError::Closed(future) | SpawnError::NoRuntime(future) | SpawnError::Full { future, .. } => {
+                future
+            }
         }
     }
 }
@@ -207,6 +213,7 @@ impl<F> fmt::Debug for SpawnError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SpawnError::Closed(_) => f.write_str("Closed(..)"),
+            SpawnError::NoRuntime(_) => f.write_str("NoRuntime(..)"),
             SpawnError::Full { limit, .. } => f
                 .debug_struct("Full")
                 .field("limit", limit)
@@ -220,6 +227,9 @@ impl<F> fmt::Display for SpawnError<F> {
         match self {
             SpawnError::Closed(_) => f.write_str(
                 "the group has finished or was shut down; it takes no more members (start a new group)",
+            ),
+            SpawnError::NoRuntime(_) => f.write_str(
+                "no tokio runtime here to start the member on; submit from inside the runtime (a task, or `Handle::enter`)",
             ),
             SpawnError::Full { limit, .. } => write!(
                 f,

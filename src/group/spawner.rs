@@ -10,8 +10,9 @@ use super::error::SpawnError;
 use crate::CancellationToken;
 
 /// A cloneable handle that submits members to a [`Group`](crate::Group) or a
-/// [`ResultGroup`](crate::ResultGroup) from anywhere: from another task, or from a
-/// member of the same group (Go's errgroup lets any goroutine call `Go`).
+/// [`ResultGroup`](crate::ResultGroup) from anywhere in the runtime: from another task,
+/// from a thread that entered the runtime, or from a member of the same group (Go's
+/// errgroup lets any goroutine call `Go`).
 ///
 /// A spawner never waits, so a member can submit its siblings without deadlocking on a
 /// slot only it could free:
@@ -81,12 +82,8 @@ impl<T: Send + 'static, E: Send + 'static> Spawner<T, E> {
     /// # Errors
     ///
     /// [`SpawnError::Closed`] with the future handed back when the group has finished,
-    /// was shut down or dropped.
-    ///
-    /// # Panics
-    ///
-    /// When it must start a tokio task outside a tokio runtime, like [`tokio::spawn`].
-    #[track_caller]
+    /// was shut down or dropped; [`SpawnError::NoRuntime`] when the member had to start
+    /// now and this thread is outside a tokio runtime (the group is left unchanged).
     pub fn spawn<F>(&self, member: F) -> Result<(), SpawnError<F>>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -99,12 +96,8 @@ impl<T: Send + 'static, E: Send + 'static> Spawner<T, E> {
     /// # Errors
     ///
     /// [`SpawnError::Full`] when the group runs its limit of members,
-    /// [`SpawnError::Closed`] as for [`spawn`](Spawner::spawn); the future is handed
-    /// back either way.
-    ///
-    /// # Panics
-    ///
-    /// As [`spawn`](Spawner::spawn).
+    /// [`SpawnError::Closed`] and [`SpawnError::NoRuntime`] as for
+    /// [`spawn`](Spawner::spawn); the future is handed back either way.
     ///
     /// ```
     /// use steadfast::group::SpawnError;
@@ -121,7 +114,6 @@ impl<T: Send + 'static, E: Send + 'static> Spawner<T, E> {
     /// assert!(matches!(spawner.try_spawn(async { Ok(()) }), Err(SpawnError::Closed(_))));
     /// # }
     /// ```
-    #[track_caller]
     pub fn try_spawn<F>(&self, member: F) -> Result<(), SpawnError<F>>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
