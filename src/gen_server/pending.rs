@@ -80,6 +80,6 @@ impl<G: GenServer> PendingCall<G> {
                 Err(oneshot::error::TryRecvError::Empty) => Err(CallError::CallingSelf),
             };
         }
-        super::server::receive_within::<G>(self.reply, left, reported).await
+        super::server::receive_within(self.reply, left, reported).await
     }
 }

@@ -8,6 +8,7 @@ use tokio::sync::oneshot;
 
 use super::error::{CallError, CastError, Exit, StartError};
 use super::info::{HandleInfo, Info};
+use super::request::HandleRequest;
 use super::mailbox::{self, Rx, Tx, WeakTx};
 use super::pending::PendingCall;
 use super::{Context, GenServer, Options};
@@ -21,11 +22,11 @@ pub(crate) type ReplyFrom<G> =
 
 /// Waits at most `left` for a call's reply; a timeout reports `reported` (the call's
 /// whole timeout).
-pub(crate) async fn receive_within<G: GenServer>(
-    reply: ReplyFrom<G>,
+pub(crate) async fn receive_within<R, E>(
+    reply: oneshot::Receiver<Result<R, CallError<E>>>,
     left: Duration,
     reported: Duration,
-) -> Result<G::Reply, CallError<G::Error>> {
+) -> Result<R, CallError<E>> {
     match crate::deadline::within(left, reply).await {
         Ok(Ok(outcome)) => outcome,
         // A dropped reply sender: the server stopped with this call queued.
@@ -203,8 +204,9 @@ impl<G: GenServer> Server<G> {
         if self.life.is_own_task() {
             return Err(CallError::CallingSelf);
         }
-        let (reply, left) = self.send_within(request, timeout).await?;
-        receive_within::<G>(reply, left, timeout).await
+        let (reply_to, reply) = oneshot::channel();
+        let left = self.send_within(Msg::Call(request, reply_to), timeout).await?;
+        receive_within(reply, left, timeout).await
     }
 
     /// Sends `request` now and returns at once with a [`PendingCall`] to receive the
@@ -247,21 +249,17 @@ impl<G: GenServer> Server<G> {
     /// # }
     /// ```
     pub async fn send_request(&self, request: G::Call) -> Result<PendingCall<G>, CallError<G::Error>> {
-        let (reply, _) = self.send_within(request, self.timeout).await?;
+        let (reply_to, reply) = oneshot::channel();
+        self.send_within(Msg::Call(request, reply_to), self.timeout).await?;
         Ok(PendingCall::new(reply, Arc::clone(&self.life), self.timeout))
     }
 
-    /// Sends a call request, waiting for space in a bounded mailbox within `timeout`;
-    /// returns where the reply will come and what is left of the timeout.
-    async fn send_within(
-        &self,
-        request: G::Call,
-        timeout: Duration,
-    ) -> Result<(ReplyFrom<G>, Duration), CallError<G::Error>> {
-        let (reply_to, pending) = oneshot::channel();
+    /// Sends a request (a call or a typed request), waiting for space in a bounded
+    /// mailbox within `timeout`; returns what is left of the timeout.
+    async fn send_within(&self, request: Msg<G>, timeout: Duration) -> Result<Duration, CallError<G::Error>> {
         // Sent at once when there is room (always, unbounded): only the reply is waited on.
-        let Err(refused) = self.tx.try_send(Msg::Call(request, reply_to)) else {
-            return Ok((pending, timeout));
+        let Err(refused) = self.tx.try_send(request) else {
+            return Ok(timeout);
         };
         let CastError::Full(call) = refused else {
             return Err(CallError::Stopped);
@@ -269,16 +267,101 @@ impl<G: GenServer> Server<G> {
         // A full bounded mailbox: wait for space, within the same timeout.
         if timeout == Duration::MAX {
             return match self.tx.send(call).await {
-                Ok(()) => Ok((pending, timeout)),
+                Ok(()) => Ok(timeout),
                 Err(_) => Err(CallError::Stopped),
             };
         }
         let start = tokio::time::Instant::now();
         match tokio::time::timeout(timeout, self.tx.send(call)).await {
-            Ok(Ok(())) => Ok((pending, timeout.saturating_sub(start.elapsed()))),
+            Ok(Ok(())) => Ok(timeout.saturating_sub(start.elapsed())),
             Ok(Err(_)) => Err(CallError::Stopped),
             Err(_) => Err(CallError::Timeout(timeout)),
         }
+    }
+
+    /// Sends a typed `request` to the server's [`HandleRequest`] handler for its type and
+    /// waits for the reply, whose type follows the request's, at most this handle's
+    /// timeout: [`call`](Server::call) without a reply enum to match at run time (kameo's
+    /// `ask`, ractor's `call!`). Calls, casts, infos and typed requests share the one
+    /// mailbox and its order.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Server::call): `Timeout`, `Stopped` (at once if the server is gone, or
+    /// when it stopped with this request queued), `Panicked` / `Failed` (the server
+    /// crashed on this request), `CallingSelf` (from one of the server's own handlers, at
+    /// once).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`call`](Server::call): if dropped after the request was sent, the server still
+    /// handles it; the reply is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::gen_server::{Context, GenServer, HandleRequest};
+    /// struct Counter(u64);
+    /// struct Get;
+    /// struct Add(u64);
+    /// impl GenServer for Counter {
+    ///     type Call = ();
+    ///     type Reply = ();
+    ///     type Cast = ();
+    ///     type Error = std::convert::Infallible;
+    ///     async fn handle_call(&mut self, (): (), _: &mut Context<Self>) -> Result<(), Self::Error> { Ok(()) }
+    /// }
+    /// impl HandleRequest<Get> for Counter {
+    ///     type Response = u64;
+    ///     async fn handle_request(&mut self, Get: Get, _: &mut Context<Self>) -> Result<u64, Self::Error> { Ok(self.0) }
+    /// }
+    /// impl HandleRequest<Add> for Counter {
+    ///     type Response = ();
+    ///     async fn handle_request(&mut self, Add(n): Add, _: &mut Context<Self>) -> Result<(), Self::Error> { self.0 += n; Ok(()) }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = Counter(0).start().await.unwrap();
+    /// counter.request(Add(2)).await.unwrap();
+    /// let n: u64 = counter.request(Get).await.unwrap();
+    /// assert_eq!(n, 2);
+    /// # }
+    /// ```
+    pub async fn request<M: Send + 'static>(
+        &self,
+        request: M,
+    ) -> Result<<G as HandleRequest<M>>::Response, CallError<G::Error>>
+    where
+        G: HandleRequest<M>,
+    {
+        self.request_timeout(request, self.timeout).await
+    }
+
+    /// [`request`](Server::request) with an explicit timeout (`Duration::MAX`: no
+    /// timeout).
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Server::request).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`request`](Server::request).
+    pub async fn request_timeout<M: Send + 'static>(
+        &self,
+        request: M,
+        timeout: Duration,
+    ) -> Result<<G as HandleRequest<M>>::Response, CallError<G::Error>>
+    where
+        G: HandleRequest<M>,
+    {
+        if self.life.is_own_task() {
+            return Err(CallError::CallingSelf);
+        }
+        let (reply_to, reply) = oneshot::channel();
+        let left = self
+            .send_within(Msg::Info(Info::request(request, reply_to)), timeout)
+            .await?;
+        receive_within(reply, left, timeout).await
     }
 
     /// Sends `message` without waiting. With a bounded mailbox that is full, fails at
@@ -450,8 +533,27 @@ pub(crate) async fn start<G: GenServer>(
 enum Ending<G: GenServer> {
     Stopped,
     Orphaned,
-    Failed(G::Error, Option<ReplyTo<G>>),
-    Panicked(Panic, Option<ReplyTo<G>>),
+    Failed(G::Error, Option<Caller<G>>),
+    Panicked(Panic, Option<Caller<G>>),
+}
+
+/// Who waits for the reply to the message a handler crashed on.
+enum Caller<G: GenServer> {
+    /// A call.
+    Call(ReplyTo<G>),
+    /// A typed request (or an info, whose "caller" is told nothing).
+    Info(Info<G>),
+}
+
+impl<G: GenServer> Caller<G> {
+    fn fail(self, error: CallError<G::Error>) {
+        match self {
+            Caller::Call(reply_to) => {
+                let _ = reply_to.send(Err(error));
+            }
+            Caller::Info(info) => info.fail(error),
+        }
+    }
 }
 
 async fn run<G: GenServer>(
@@ -571,12 +673,8 @@ async fn run<G: GenServer>(
     // No timer outlives the server (and none can cast into a closed mailbox later).
     ctx.cancel_timers().await;
     match ending {
-        Ending::Failed(error, Some(reply_to)) => {
-            let _ = reply_to.send(Err(CallError::Failed(error)));
-        }
-        Ending::Panicked(panic, Some(reply_to)) => {
-            let _ = reply_to.send(Err(CallError::Panicked(panic)));
-        }
+        Ending::Failed(error, Some(caller)) => caller.fail(CallError::Failed(error)),
+        Ending::Panicked(panic, Some(caller)) => caller.fail(CallError::Panicked(panic)),
         _ => {}
     }
 
@@ -610,19 +708,24 @@ async fn handle<G: GenServer>(server: &mut G, ctx: &mut Context<G>, message: Msg
                 let _ = reply_to.send(Ok(reply));
                 None
             }
-            Ok(Err(error)) => Some(Ending::Failed(error, Some(reply_to))),
-            Err(panic) => Some(Ending::Panicked(panic, Some(reply_to))),
+            Ok(Err(error)) => Some(Ending::Failed(error, Some(Caller::Call(reply_to)))),
+            Err(panic) => Some(Ending::Panicked(panic, Some(Caller::Call(reply_to)))),
         },
         Msg::Cast(message) => match CatchPanic::new(server.handle_cast(message, ctx)).await {
             Ok(Ok(())) => None,
             Ok(Err(error)) => Some(Ending::Failed(error, None)),
             Err(panic) => Some(Ending::Panicked(panic, None)),
         },
-        Msg::Info(info) => match CatchPanic::new(info.handle(server, ctx)).await {
-            Ok(Ok(())) => None,
-            Ok(Err(error)) => Some(Ending::Failed(error, None)),
-            Err(panic) => Some(Ending::Panicked(panic, None)),
-        },
+        Msg::Info(mut info) => {
+            // The handler only borrows the message: after an error or a panic, a typed
+            // request's caller is answered from it, as a call's.
+            let outcome = CatchPanic::new(info.handle(server, ctx)).await;
+            match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(Ending::Failed(error, Some(Caller::Info(info)))),
+                Err(panic) => Some(Ending::Panicked(panic, Some(Caller::Info(info)))),
+            }
+        }
         Msg::Stop => Some(Ending::Stopped),
     }
 }
