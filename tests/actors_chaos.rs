@@ -28,7 +28,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use steadfast::agent::DEFAULT_CALL_TIMEOUT;
-use steadfast::gen_server::{CallError, CastError, Context, Exit, GenServer, HandleRequest, Mailbox, Options, Server};
+use steadfast::gen_server::{
+    CallError, CastError, Context, Exit, GenServer, HandleRequest, Mailbox, Options, Server,
+};
 use steadfast::{Agent, AgentError, ExitError};
 
 const ROUNDS: u64 = 150;

@@ -128,7 +128,11 @@ impl HandleRequest<AskSelf> for Store {
 
 impl HandleRequest<HoldThenStop> for Store {
     type Response = ();
-    async fn handle_request(&mut self, HoldThenStop: HoldThenStop, ctx: &mut Context<Self>) -> Result<(), BadItem> {
+    async fn handle_request(
+        &mut self,
+        HoldThenStop: HoldThenStop,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), BadItem> {
         if let Some(gate) = self.gate.take() {
             let _ = gate.await;
         }
@@ -185,11 +189,19 @@ async fn a_request_times_out_the_server_survives_and_the_late_reply_is_dropped()
     // The handle's own timeout applies to `request`.
     let short = store.with_timeout(Duration::from_secs(3));
     let start = Instant::now();
-    assert!(matches!(short.request(Slow(10)).await, Err(CallError::Timeout(d)) if d == Duration::from_secs(3)));
+    assert!(
+        matches!(short.request(Slow(10)).await, Err(CallError::Timeout(d)) if d == Duration::from_secs(3))
+    );
     // 8 s of the first slow request were left, then the second one started.
     assert_eq!(start.elapsed(), Duration::from_secs(3));
     // Both slow requests are handled; the server lives on.
-    assert_eq!(store.request_timeout(List, Duration::from_secs(60)).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        store
+            .request_timeout(List, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
     assert_eq!(log.lines(), ["slow 10 done", "slow 10 done"]);
 }
 
@@ -205,7 +217,10 @@ async fn a_request_from_its_own_handler_is_calling_self_at_once() {
 async fn a_failing_request_stops_the_server_and_reaches_its_caller() {
     let store = Store::default().start().await.unwrap();
     let outcome = store.request(Reject("nail".into())).await;
-    assert!(matches!(&outcome, Err(CallError::Failed(BadItem(item))) if item == "nail"), "{outcome:?}");
+    assert!(
+        matches!(&outcome, Err(CallError::Failed(BadItem(item))) if item == "nail"),
+        "{outcome:?}"
+    );
     assert_eq!(
         store.stopped().await,
         Err(ExitError::Failed {
@@ -250,7 +265,11 @@ async fn requests_queued_at_a_stop_are_dropped_counted_and_told_stopped() {
     let queued: Vec<_> = (0..3)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move { store.request_timeout(Put(format!("{i}")), Duration::from_secs(60)).await })
+            tokio::spawn(async move {
+                store
+                    .request_timeout(Put(format!("{i}")), Duration::from_secs(60))
+                    .await
+            })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -279,9 +298,18 @@ async fn a_request_waits_for_space_in_a_full_bounded_mailbox_within_its_timeout(
     store.cast("fills the slot").unwrap();
     let start = Instant::now();
     let outcome = store.request_timeout(List, Duration::from_secs(2)).await;
-    assert!(matches!(outcome, Err(CallError::Timeout(d)) if d == Duration::from_secs(2)), "{outcome:?}");
+    assert!(
+        matches!(outcome, Err(CallError::Timeout(d)) if d == Duration::from_secs(2)),
+        "{outcome:?}"
+    );
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     // With time enough, the request gets in once there is room and is answered.
-    assert_eq!(store.request_timeout(Put("y".into()), Duration::from_secs(60)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .request_timeout(Put("y".into()), Duration::from_secs(60))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(busy.await.unwrap().unwrap(), 10);
 }

@@ -267,9 +267,21 @@ async fn try_map_returns_the_first_failure_at_once_and_aborts_the_items_in_fligh
     })
     .await;
     assert_eq!(result.unwrap_err().into_failure().unwrap(), "item 2 is bad");
-    assert_eq!(start.elapsed(), Duration::from_millis(1), "waited for the slow items");
-    assert_eq!(started.load(Ordering::SeqCst), 4, "started items after the failure");
-    assert_eq!(finished.load(Ordering::SeqCst), 0, "a slow item ran to completion");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(1),
+        "waited for the slow items"
+    );
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        4,
+        "started items after the failure"
+    );
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        0,
+        "a slow item ran to completion"
+    );
     assert_eq!(ended.load(Ordering::SeqCst), 4, "an item outlived try_map");
 }
 
@@ -285,7 +297,10 @@ async fn try_map_returns_a_panic_at_once() {
         Ok::<_, BoxError>(i)
     })
     .await;
-    assert!(matches!(&result, Err(GroupError::Panicked(p)) if p.message() == "cannot map 2"), "{result:?}");
+    assert!(
+        matches!(&result, Err(GroupError::Panicked(p)) if p.message() == "cannot map 2"),
+        "{result:?}"
+    );
     assert_eq!(start.elapsed(), Duration::ZERO);
 }
 

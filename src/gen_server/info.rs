@@ -1,5 +1,6 @@
-//! Messages of other types than `Call` and `Cast`: OTP's `handle_info`, one trait impl
-//! per message type, delivered through the server's one mailbox.
+//! Messages of other types than `Call` and `Cast`, one trait impl per message type,
+//! delivered through the server's one mailbox: infos (OTP's `handle_info`, no reply)
+//! and typed requests ([`HandleRequest`], a reply), as one type-erased message.
 
 use std::any::Any;
 use std::future::Future;
@@ -11,7 +12,8 @@ use super::error::CallError;
 use super::{Context, GenServer, HandleRequest};
 
 /// Handles messages of type `M` that are neither the server's calls nor its casts (OTP's
-/// `handle_info`): a timer of another type, an event forwarded from a stream or a
+/// `handle_info`), with no reply: the typed cast, twin of the typed request
+/// [`HandleRequest`]. A timer of another type, an event forwarded from a stream or a
 /// channel, a notice from another part of the program. Implement it once per message
 /// type; send with [`Server::info`](super::Server::info), schedule with
 /// [`Context::info_after`], or run right after the current handler with
@@ -180,7 +182,11 @@ impl<G: GenServer> Info<G> {
 
     /// Runs the server's handler for this message. The payload stays here: after a
     /// failure or a panic, [`fail`](Info::fail) answers a waiting caller.
-    pub(crate) fn handle<'a>(&'a mut self, server: &'a mut G, ctx: &'a mut Context<G>) -> Handled<'a, G::Error> {
+    pub(crate) fn handle<'a>(
+        &'a mut self,
+        server: &'a mut G,
+        ctx: &'a mut Context<G>,
+    ) -> Handled<'a, G::Error> {
         (self.dispatch)(server, &mut *self.payload, ctx)
     }
 
