@@ -313,3 +313,34 @@ async fn a_request_waits_for_space_in_a_full_bounded_mailbox_within_its_timeout(
     );
     assert_eq!(busy.await.unwrap().unwrap(), 10);
 }
+
+/// A supervised server takes typed requests and infos too, and follows its restarts.
+#[tokio::test(start_paused = true)]
+async fn a_supervised_server_takes_typed_requests_across_restarts() {
+    use steadfast::supervisor::{Backoff, ChildSpec, Supervisor};
+
+    let log = Log::default();
+    let logged = log.clone();
+    let (spec, store) = ChildSpec::gen_server("store", Options::default(), move || Store {
+        log: logged.clone(),
+        ..Store::default()
+    });
+    let sup = Supervisor::builder()
+        .backoff(Backoff::constant(Duration::from_secs(1)))
+        .child(spec)
+        .spawn()
+        .unwrap();
+    assert_eq!(store.request(Put("a".into())).await.unwrap(), 1);
+    store.info(Note("n")).unwrap();
+    // A failing request crashes this incarnation and reaches its caller.
+    let outcome = store.request(Reject("x".into())).await;
+    assert!(matches!(&outcome, Err(CallError::Failed(BadItem(item))) if item == "x"), "{outcome:?}");
+    // The next request waits for the next incarnation (fresh state) within its timeout.
+    let start = Instant::now();
+    let items: Vec<String> = store.request(List).await.unwrap();
+    assert!(items.is_empty(), "{items:?}");
+    assert!(start.elapsed() <= Duration::from_secs(2), "{:?}", start.elapsed());
+    assert_eq!(log.lines(), ["put a", "info n"]);
+    sup.stop().await.unwrap();
+    assert!(matches!(store.request(List).await, Err(CallError::Stopped)));
+}
