@@ -334,7 +334,10 @@ async fn a_supervised_server_takes_typed_requests_across_restarts() {
     store.info(Note("n")).unwrap();
     // A failing request crashes this incarnation and reaches its caller.
     let outcome = store.request(Reject("x".into())).await;
-    assert!(matches!(&outcome, Err(CallError::Failed(BadItem(item))) if item == "x"), "{outcome:?}");
+    assert!(
+        matches!(&outcome, Err(CallError::Failed(BadItem(item))) if item == "x"),
+        "{outcome:?}"
+    );
     // The next request waits for the next incarnation (fresh state) within its timeout.
     let start = Instant::now();
     let items: Vec<String> = store.request(List).await.unwrap();
@@ -343,4 +346,26 @@ async fn a_supervised_server_takes_typed_requests_across_restarts() {
     assert_eq!(log.lines(), ["put a", "info n"]);
     sup.stop().await.unwrap();
     assert!(matches!(store.request(List).await, Err(CallError::Stopped)));
+}
+
+/// Typed requests sent now, received later (OTP's `send_request` / `receive_response`).
+#[tokio::test(start_paused = true)]
+async fn typed_requests_sent_now_are_received_later() {
+    let store = Store::default().start().await.unwrap();
+    let slow = store.send_typed_request(Slow(3)).await.unwrap();
+    let put = store.send_typed_request(Put("a".into())).await.unwrap();
+    // Both are queued before either reply is awaited; the replies keep their types.
+    let start = Instant::now();
+    let len: usize = put.receive().await.unwrap();
+    assert_eq!(len, 1);
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    let secs: u64 = slow.receive().await.unwrap();
+    assert_eq!(secs, 3);
+    // A pending typed request times out like a call.
+    let pending = store.send_typed_request(Slow(10)).await.unwrap();
+    let outcome = pending.receive_timeout(Duration::from_secs(1)).await;
+    assert!(
+        matches!(outcome, Err(CallError::Timeout(d)) if d == Duration::from_secs(1)),
+        "{outcome:?}"
+    );
 }

@@ -47,7 +47,7 @@
 //! |---|---|---|---|
 //! | request enum (OTP's and Go's shape) | [`GenServer::handle_call`] | [`Server::call`], [`Server::send_request`] | [`GenServer::Reply`], one type for every request |
 //! | cast enum | [`GenServer::handle_cast`] | [`Server::cast`], [`Server::cast_wait`], [`Context::cast_after`] | none |
-//! | typed request (kameo's `ask`, ractor's `call!`) | [`HandleRequest<M>`] | [`Server::request`] | [`HandleRequest::Response`], one type per request type |
+//! | typed request (kameo's `ask`, ractor's `call!`) | [`HandleRequest<M>`] | [`Server::request`], [`Server::send_typed_request`] | [`HandleRequest::Response`], one type per request type |
 //! | typed cast / info (OTP's `handle_info`) | [`HandleInfo<M>`] | [`Server::info`], [`Context::info_after`], [`Context::continue_with`] | none |
 //!
 //! Use the enums when the protocol is small and every request replies alike (a stack's

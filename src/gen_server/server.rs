@@ -17,8 +17,6 @@ use crate::lifecycle::{EndGuard, ExitError, Lifecycle};
 use crate::panic::CatchPanic;
 
 type ReplyTo<G> = oneshot::Sender<Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>>;
-pub(crate) type ReplyFrom<G> =
-    oneshot::Receiver<Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>>;
 
 /// Waits at most `left` for a call's reply; a timeout reports `reported` (the call's
 /// whole timeout).
@@ -405,6 +403,56 @@ impl<G: GenServer> Server<G> {
         // Wrapped so that the wait is not the same instantiation as `call`'s (see
         // `send_within`).
         outcome(crate::deadline::within(left, TypedReply(reply)).await, timeout)
+    }
+
+    /// [`send_request`](Server::send_request) for a typed request: sends `request` to the
+    /// server's [`HandleRequest`] handler now and returns at once with a [`PendingCall`]
+    /// whose reply is the request type's [`Response`](HandleRequest::Response).
+    ///
+    /// # Errors
+    ///
+    /// As [`send_request`](Server::send_request).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send_request`](Server::send_request).
+    ///
+    /// ```
+    /// use steadfast::gen_server::{Context, GenServer, HandleRequest};
+    /// struct Square;
+    /// struct Of(u64);
+    /// impl GenServer for Square {
+    ///     type Call = ();
+    ///     type Reply = ();
+    ///     type Cast = ();
+    ///     type Error = std::convert::Infallible;
+    ///     async fn handle_call(&mut self, (): (), _: &mut Context<Self>) -> Result<(), Self::Error> { Ok(()) }
+    /// }
+    /// impl HandleRequest<Of> for Square {
+    ///     type Response = u64;
+    ///     async fn handle_request(&mut self, Of(n): Of, _: &mut Context<Self>) -> Result<u64, Self::Error> { Ok(n * n) }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let square = Square.start().await.unwrap();
+    /// let pending = [square.send_typed_request(Of(3)).await.unwrap(), square.send_typed_request(Of(4)).await.unwrap()];
+    /// let mut replies = Vec::new();
+    /// for request in pending {
+    ///     replies.push(request.receive().await.unwrap());
+    /// }
+    /// assert_eq!(replies, [9, 16]);
+    /// # }
+    /// ```
+    pub async fn send_typed_request<M: Send + 'static>(
+        &self,
+        request: M,
+    ) -> Result<PendingCall<G, <G as HandleRequest<M>>::Response>, CallError<G::Error>>
+    where
+        G: HandleRequest<M>,
+    {
+        let (reply_to, reply) = oneshot::channel();
+        self.send_within::<TYPED>(Msg::Info(Info::request(request, reply_to)), self.timeout)
+            .await?;
+        Ok(PendingCall::new(reply, Arc::clone(&self.life), self.timeout))
     }
 
     /// Sends `message` without waiting. With a bounded mailbox that is full, fails at
