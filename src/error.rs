@@ -108,11 +108,61 @@ impl<E: fmt::Display> fmt::Display for Joined<E> {
     }
 }
 
+/// One error is transparent: it displays as that error, and `source` is that error's
+/// own `source` (so a chain printer shows it once). Several display as a list, and
+/// `source` is the first of them (whose own causes follow it in the chain): a walk that
+/// looks for a cause's type finds the first error's. [`iter`](Joined::iter) walks each.
 impl<E: Error + 'static> Error for Joined<E> {
-    /// The first error: tools that walk `source()` chains see at least one cause.
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(self.first())
+        match self.errors.as_slice() {
+            [only] => only.source(),
+            _ => Some(self.first()),
+        }
     }
+}
+
+/// A member error of a generic type `E` (bounded on `Debug + Display`, not `Error`, so
+/// that `BoxError` members work: `Box<dyn Error>` is not itself an `Error`) seen as an
+/// `Error`, when its type is one known to be one: the boxed error types, `io::Error`,
+/// and this crate's own errors over `BoxError` (nested groups, tasks and calls). Stable
+/// Rust offers no way to ask an arbitrary `E` whether it is an `Error`.
+pub(crate) fn as_error<E: 'static>(error: &E) -> Option<&(dyn Error + 'static)> {
+    use std::any::Any;
+    let any: &dyn Any = error;
+    macro_rules! try_as {
+        ($($ty:ty),* $(,)?) => {$(
+            if let Some(error) = any.downcast_ref::<$ty>() {
+                return Some(error.as_ref());
+            }
+        )*};
+    }
+    try_as!(
+        Box<dyn Error + Send + Sync>,
+        Box<dyn Error + Send>,
+        Box<dyn Error>,
+        std::sync::Arc<dyn Error + Send + Sync>,
+    );
+    macro_rules! try_sized {
+        ($($ty:ty),* $(,)?) => {$(
+            if let Some(error) = any.downcast_ref::<$ty>() {
+                return Some(error);
+            }
+        )*};
+    }
+    try_sized!(
+        std::io::Error,
+        crate::GroupError<BoxError>,
+        crate::TaskError<BoxError>,
+        crate::gen_server::CallError<BoxError>,
+        Joined<crate::GroupError<BoxError>>,
+    );
+    None
+}
+
+/// The causes of a member error shown transparently (its message is already in the
+/// wrapper's `Display`): its own `source`, when `E` is known to be an error.
+pub(crate) fn member_source<E: 'static>(error: &E) -> Option<&(dyn Error + 'static)> {
+    as_error(error)?.source()
 }
 
 #[cfg(test)]
@@ -134,8 +184,34 @@ mod tests {
     }
 
     #[test]
-    fn source_is_the_first_error() {
+    fn source_is_the_first_error_of_several() {
         let joined = Joined::new(vec![std::fmt::Error, std::fmt::Error]).unwrap();
         assert!(joined.source().is_some());
+    }
+
+    #[derive(Debug)]
+    struct ReadingConfig(std::io::Error);
+
+    impl fmt::Display for ReadingConfig {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("reading the config failed")
+        }
+    }
+
+    impl Error for ReadingConfig {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn one_joined_error_is_transparent() {
+        let outer: BoxError = Box::new(ReadingConfig(std::io::Error::other("disk full")));
+        let joined = Joined::new(vec![crate::GroupError::Failed(outer)]).unwrap();
+        assert_eq!(joined.to_string(), "reading the config failed");
+        // The chain goes straight to the cause, not to a second copy of the error.
+        assert_eq!(joined.source().unwrap().to_string(), "disk full");
+        let joined = Joined::new(vec![std::fmt::Error]).unwrap();
+        assert!(joined.source().is_none());
     }
 }

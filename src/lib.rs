@@ -131,7 +131,10 @@
 //! * **Typed errors**: every module has its own error enum with messages a person can
 //!   act on ([`GroupError`], [`LimitError`], [`LimitReached`], [`AlreadyRunning`],
 //!   [`TaskError`], [`AgentError`], [`gen_server::CallError`], [`gen_server::CastError`],
-//!   [`gen_server::StartError`], [`SupervisorError`]).
+//!   [`gen_server::StartError`], [`SupervisorError`]), each `Error + Send + Sync +
+//!   'static`. A wrapper shows its inner error's message once, and `source()` goes on
+//!   with that error's own causes, so a chain printer (anyhow's `{:#}`) shows each
+//!   message once.
 
 #![warn(
     missing_docs,

@@ -98,19 +98,26 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
         match self {
             TaskError::Failed(e) => e.fmt(f),
             TaskError::Panicked(p) => write!(f, "task {p}"),
-            TaskError::Aborted => f.write_str("task was aborted before it finished"),
+            TaskError::Aborted => f.write_str(
+                "task was aborted before it finished (`Task::abort` was called, or every handle to it was dropped; keep a handle to let it finish)",
+            ),
             TaskError::Timeout(d) => write!(f, "task did not finish within {d:?} (it is still running)"),
-            TaskError::AwaitingSelf => f.write_str("a task awaited itself, which would wait forever"),
+            TaskError::AwaitingSelf => f.write_str(
+                "a task awaited itself, which would wait forever; await it from outside its own future",
+            ),
         }
     }
 }
 
 /// See [`GroupError`](crate::GroupError)'s `Error` impl for why the bound is
-/// `Debug + Display`.
-impl<E: fmt::Debug + fmt::Display> std::error::Error for TaskError<E> {
+/// `Debug + Display`, and how `Failed` is transparent: it displays as the task's error,
+/// and `source` is that error's own `source` (for a boxed error, an `io::Error`, or one
+/// of this crate's errors over `BoxError`).
+impl<E: fmt::Debug + fmt::Display + 'static> std::error::Error for TaskError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            TaskError::Panicked(p) => Some(&**p),
+            TaskError::Failed(e) => crate::error::member_source(&**e),
+            // The panic's message is already in `Display`; a source would print it twice.
             _ => None,
         }
     }

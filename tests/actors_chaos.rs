@@ -1,6 +1,7 @@
 //! Chaos soak for actors: on a multi-thread runtime, tokio tasks and OS threads cast,
 //! call, stop, panic and time out at random (seeded) against several Agents and
-//! GenServers (unbounded and bounded mailboxes) at once. Checked afterwards, exactly:
+//! GenServers (unbounded and bounded mailboxes; half the server calls as typed
+//! `HandleRequest` requests) at once. Checked afterwards, exactly:
 //!
 //! * every message carries a [`Tracker`] whose `Drop` records whether a handler took it,
 //!   whether it was handed back refused, or neither (dropped unhandled): so accepted
@@ -27,7 +28,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use steadfast::agent::DEFAULT_CALL_TIMEOUT;
-use steadfast::gen_server::{CallError, CastError, Context, Exit, GenServer, Mailbox, Options, Server};
+use steadfast::gen_server::{
+    CallError, CastError, Context, Exit, GenServer, HandleRequest, Mailbox, Options, Server,
+};
 use steadfast::{Agent, AgentError, ExitError};
 
 const ROUNDS: u64 = 150;
@@ -242,6 +245,14 @@ impl GenServer for Chaos {
         if self.armed {
             panic!("{TERMINATE_PANIC}");
         }
+    }
+}
+
+/// The same requests as typed requests ([`HandleRequest`]), through the same handler.
+impl HandleRequest<ChaosCall> for Chaos {
+    type Response = u64;
+    async fn handle_request(&mut self, request: ChaosCall, ctx: &mut Context<Self>) -> Result<u64, Failure> {
+        self.handle_call(request, ctx).await
     }
 }
 
@@ -553,9 +564,13 @@ async fn step(actor: &Actor, rng: &mut fastrand::Rng, next_id: &AtomicU64, ctx: 
                     return;
                 }
             };
-            let got = tokio::time::timeout(WAIT, server.call_timeout(request, timeout))
-                .await
-                .unwrap_or_else(|_| panic!("{ctx}: a server call with timeout {timeout:?} hung"));
+            // Half the calls go as typed requests: the same mailbox, crash and drop paths.
+            let got = if id % 2 == 0 {
+                tokio::time::timeout(WAIT, server.call_timeout(request, timeout)).await
+            } else {
+                tokio::time::timeout(WAIT, server.request_timeout(request, timeout)).await
+            };
+            let got = got.unwrap_or_else(|_| panic!("{ctx}: a server call with timeout {timeout:?} hung"));
             judge_server(book, id, timeout, &expect, got, ctx);
         }
     }

@@ -232,6 +232,78 @@ async fn try_map_stops_starting_items_after_the_first_failure() {
     assert!(started < 20, "kept starting items after the failure: {started}");
 }
 
+/// Sets its flag when dropped: the item it lives in has ended (finished or aborted).
+struct SetOnDrop(Arc<AtomicUsize>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The first failure ends try_map at once: the slow items in flight are aborted (and
+/// gone before it returns), not waited for, and no further item is started.
+#[tokio::test(start_paused = true)]
+async fn try_map_returns_the_first_failure_at_once_and_aborts_the_items_in_flight() {
+    let ended = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let (e, f, s) = (ended.clone(), finished.clone(), started.clone());
+    let start = tokio::time::Instant::now();
+    let result = try_map(0..100_u32, 4, move |i| {
+        s.fetch_add(1, Ordering::SeqCst);
+        let guard = SetOnDrop(e.clone());
+        let finished = f.clone();
+        async move {
+            let _guard = guard;
+            if i == 2 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                return Err(format!("item {i} is bad"));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            finished.fetch_add(1, Ordering::SeqCst);
+            Ok(i)
+        }
+    })
+    .await;
+    assert_eq!(result.unwrap_err().into_failure().unwrap(), "item 2 is bad");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(1),
+        "waited for the slow items"
+    );
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        4,
+        "started items after the failure"
+    );
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        0,
+        "a slow item ran to completion"
+    );
+    assert_eq!(ended.load(Ordering::SeqCst), 4, "an item outlived try_map");
+}
+
+/// A panic ends try_map at once too.
+#[tokio::test(start_paused = true)]
+async fn try_map_returns_a_panic_at_once() {
+    let start = tokio::time::Instant::now();
+    let result = try_map([1, 2, 3], 3, |i| async move {
+        if i == 2 {
+            panic!("cannot map {i}");
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok::<_, BoxError>(i)
+    })
+    .await;
+    assert!(
+        matches!(&result, Err(GroupError::Panicked(p)) if p.message() == "cannot map 2"),
+        "{result:?}"
+    );
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
 #[tokio::test]
 async fn try_map_reports_panics_with_their_message() {
     let result = try_map([1, 2, 3], 3, |i| async move {

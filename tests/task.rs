@@ -252,7 +252,7 @@ async fn a_task_awaiting_itself_gets_a_typed_error_at_once() {
         let error = TaskError::<String>::AwaitingSelf;
         assert_eq!(
             error.to_string(),
-            "a task awaited itself, which would wait forever"
+            "a task awaited itself, which would wait forever; await it from outside its own future"
         );
         Ok(7)
     });
@@ -283,7 +283,9 @@ async fn must_await_on_itself_panics_instead_of_hanging() {
         .unwrap_err();
     assert_eq!(
         error.panic().map(steadfast::Panic::message),
-        Some("must_await: a task awaited itself, which would wait forever"),
+        Some(
+            "must_await: a task awaited itself, which would wait forever; await it from outside its own future"
+        ),
         "{error:?}"
     );
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use kameo::actor::ActorRef as KameoRef;
 use kameo::message::{Context as KameoContext, Message as KameoMessage};
 use ractor::{Actor as RactorActor, ActorProcessingErr, ActorRef as RactorRef, RpcReplyPort};
-use steadfast::gen_server::{Context, GenServer};
+use steadfast::gen_server::{Context, GenServer, HandleRequest};
 use steadfast::{Agent, Server};
 use tokio::sync::{mpsc, oneshot};
 
@@ -34,6 +34,15 @@ impl GenServer for Counter {
     async fn handle_cast(&mut self, (): (), _: &mut Context<Self>) -> Result<(), Infallible> {
         self.0 += 1;
         Ok(())
+    }
+}
+
+/// The same `Get` as a typed request (`Server::request`).
+impl HandleRequest<Get> for Counter {
+    type Response = u64;
+
+    async fn handle_request(&mut self, _: Get, _: &mut Context<Self>) -> Result<u64, Infallible> {
+        Ok(self.0)
     }
 }
 
@@ -207,6 +216,13 @@ pub async fn w5() -> Vec<Row> {
                 let server: Server<Counter> = Counter::default().start().await.unwrap();
                 for _ in 0..W5_CALLS {
                     server.call(Get).await.unwrap();
+                }
+                server.stop().await.expect("a clean stop");
+            }),
+            system("steadfast-genserver-typed", || async {
+                let server: Server<Counter> = Counter::default().start().await.unwrap();
+                for _ in 0..W5_CALLS {
+                    server.request(Get).await.unwrap();
                 }
                 server.stop().await.expect("a clean stop");
             }),

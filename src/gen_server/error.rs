@@ -53,7 +53,10 @@ impl<E: fmt::Debug> fmt::Debug for CallError<E> {
 impl<E: fmt::Display> fmt::Display for CallError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CallError::Timeout(d) => write!(f, "the server did not reply within {d:?}"),
+            CallError::Timeout(d) => write!(
+                f,
+                "the server did not reply within {d:?}; it may still handle the request (give calls more time with `with_timeout`, or find what keeps the server busy)"
+            ),
             CallError::Stopped => f.write_str("the server has stopped; it accepts no more calls"),
             CallError::Panicked(p) => write!(f, "the server crashed while handling this call: {p}"),
             CallError::Failed(e) => write!(f, "the server failed while handling this call: {e}"),
@@ -67,10 +70,16 @@ impl<E: fmt::Display> fmt::Display for CallError<E> {
     }
 }
 
-impl<E: fmt::Debug + fmt::Display> std::error::Error for CallError<E> {
+/// Bounded on `Debug + Display`, as [`GroupError`](crate::GroupError)'s, so that a
+/// `BoxError` server error works with `?`. `Failed` displays the server's error in its
+/// message, and `source` is that error's own `source` (for a boxed error, an
+/// `io::Error`, or one of this crate's errors over `BoxError`): a chain printer shows
+/// the server's error once, then its causes.
+impl<E: fmt::Debug + fmt::Display + 'static> std::error::Error for CallError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            CallError::Panicked(p) => Some(p),
+            CallError::Failed(e) => crate::error::member_source(e),
+            // The panic's message is already in `Display`; a source would print it twice.
             _ => None,
         }
     }
@@ -108,7 +117,9 @@ impl<M> fmt::Display for CastError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CastError::Stopped(_) => f.write_str("the server has stopped; the message was not sent"),
-            CastError::Full(_) => f.write_str("the server's mailbox is full; the message was not sent"),
+            CastError::Full(_) => f.write_str(
+                "the server's mailbox is full; the message was not sent (retry later, or use `cast_wait` to wait for space)",
+            ),
         }
     }
 }
@@ -154,7 +165,17 @@ impl<E: fmt::Display> fmt::Display for StartError<E> {
     }
 }
 
-impl<E: fmt::Debug + fmt::Display> std::error::Error for StartError<E> {}
+/// As [`CallError`]'s: `Init` shows the error in its message, and `source` is that
+/// error's own `source`; `Panicked` has the panic as its source.
+impl<E: fmt::Debug + fmt::Display + 'static> std::error::Error for StartError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Init(e) => crate::error::member_source(e),
+            // The panic's message is already in `Display`.
+            _ => None,
+        }
+    }
+}
 
 /// Why a server stopped, as [`terminate`](super::GenServer::terminate) sees it.
 #[non_exhaustive]

@@ -37,11 +37,32 @@
 //! stack.stop().await.unwrap();
 //! # }
 //! ```
+//!
+//! # Which form of message
+//!
+//! One server, one mailbox, one order; four ways in, all with the same typed errors,
+//! timeouts and crash semantics:
+//!
+//! | form | handler | send with | reply |
+//! |---|---|---|---|
+//! | request enum (OTP's and Go's shape) | [`GenServer::handle_call`] | [`Server::call`], [`Server::send_request`] | [`GenServer::Reply`], one type for every request |
+//! | cast enum | [`GenServer::handle_cast`] | [`Server::cast`], [`Server::cast_wait`], [`Context::cast_after`] | none |
+//! | typed request (kameo's `ask`, ractor's `call!`) | [`HandleRequest<M>`] | [`Server::request`], [`Server::send_typed_request`] | [`HandleRequest::Response`], one type per request type |
+//! | typed cast / info (OTP's `handle_info`) | [`HandleInfo<M>`] | [`Server::info`], [`Context::info_after`], [`Context::continue_with`] | none |
+//!
+//! Use the enums when the protocol is small and every request replies alike (a stack's
+//! `Option<i64>`), or when callers build requests generically. Use typed requests when
+//! replies differ per request: the caller then gets `usize` for `Put` and `Vec<Item>` for
+//! `List`, with no `let Reply::Count(n) = .. else { unreachable!() }`. Both can be mixed
+//! on one server (a server with only typed requests sets `type Call = ()`). Typed
+//! requests and infos travel as one type-erased message with a dispatch function (one
+//! mechanism): a small allocation per message, which the enum forms do not pay.
 
 mod error;
 mod info;
 mod mailbox;
 mod pending;
+mod request;
 mod server;
 
 use std::fmt;
@@ -54,6 +75,7 @@ pub use error::{CallError, CastError, Exit, StartError};
 pub use info::HandleInfo;
 pub use mailbox::Mailbox;
 pub use pending::PendingCall;
+pub use request::HandleRequest;
 pub use server::Server;
 
 use crate::agent::DEFAULT_CALL_TIMEOUT;

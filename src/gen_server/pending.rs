@@ -11,23 +11,26 @@ use super::GenServer;
 use super::error::CallError;
 use crate::lifecycle::Lifecycle;
 
-type Reply<G> = Result<<G as GenServer>::Reply, CallError<<G as GenServer>::Error>>;
-type ReplyFrom<G> = super::server::ReplyFrom<G>;
+type Reply<G, R> = Result<R, CallError<<G as GenServer>::Error>>;
+type ReplyFrom<G, R> = oneshot::Receiver<Reply<G, R>>;
 
-/// A call request already sent, from [`Server::send_request`](super::Server::send_request):
-/// receive its reply when you need it.
+/// A call request already sent, from [`Server::send_request`](super::Server::send_request)
+/// (its reply is a `G::Reply`) or a typed request from
+/// [`Server::send_typed_request`](super::Server::send_typed_request) (its reply `R` is
+/// the request type's [`Response`](super::HandleRequest::Response)): receive its reply
+/// when you need it.
 ///
 /// # Drop
 ///
 /// Dropping it abandons the reply; the server still handles the request.
 #[must_use = "the request was sent; receive the reply, or drop it on purpose to ignore it"]
-pub struct PendingCall<G: GenServer> {
-    reply: ReplyFrom<G>,
+pub struct PendingCall<G: GenServer, R = <G as GenServer>::Reply> {
+    reply: ReplyFrom<G, R>,
     life: Arc<Lifecycle>,
     timeout: Duration,
 }
 
-impl<G: GenServer> fmt::Debug for PendingCall<G> {
+impl<G: GenServer, R> fmt::Debug for PendingCall<G, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PendingCall")
             .field("timeout", &self.timeout)
@@ -35,8 +38,8 @@ impl<G: GenServer> fmt::Debug for PendingCall<G> {
     }
 }
 
-impl<G: GenServer> PendingCall<G> {
-    pub(crate) fn new(reply: ReplyFrom<G>, life: Arc<Lifecycle>, timeout: Duration) -> Self {
+impl<G: GenServer, R> PendingCall<G, R> {
+    pub(crate) fn new(reply: ReplyFrom<G, R>, life: Arc<Lifecycle>, timeout: Duration) -> Self {
         Self { reply, life, timeout }
     }
 
@@ -52,7 +55,7 @@ impl<G: GenServer> PendingCall<G> {
     /// # Cancel safety
     ///
     /// Not cancel safe: dropping the future drops the reply.
-    pub async fn receive(self) -> Reply<G> {
+    pub async fn receive(self) -> Reply<G, R> {
         let timeout = self.timeout;
         self.receive_timeout(timeout).await
     }
@@ -67,12 +70,12 @@ impl<G: GenServer> PendingCall<G> {
     /// # Cancel safety
     ///
     /// As [`receive`](PendingCall::receive).
-    pub async fn receive_timeout(self, timeout: Duration) -> Reply<G> {
+    pub async fn receive_timeout(self, timeout: Duration) -> Reply<G, R> {
         self.receive_within(timeout, timeout).await
     }
 
     /// Waits at most `left`; a timeout reports `reported`.
-    async fn receive_within(mut self, left: Duration, reported: Duration) -> Reply<G> {
+    async fn receive_within(mut self, left: Duration, reported: Duration) -> Reply<G, R> {
         if self.life.is_own_task() {
             return match self.reply.try_recv() {
                 Ok(outcome) => outcome,
@@ -80,6 +83,6 @@ impl<G: GenServer> PendingCall<G> {
                 Err(oneshot::error::TryRecvError::Empty) => Err(CallError::CallingSelf),
             };
         }
-        super::server::receive_within::<G>(self.reply, left, reported).await
+        super::server::receive_within(self.reply, left, reported).await
     }
 }

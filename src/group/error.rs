@@ -104,15 +104,48 @@ impl<E: fmt::Display> fmt::Display for GroupError<E> {
 }
 
 /// Bounded on `Debug + Display` rather than `Error` so that `GroupError<BoxError>` is an
-/// error too (`Box<dyn Error>` is not itself an `Error`) and `?` works on it. The member's
-/// own error is shown by `Display`; `source` exposes panics and limit errors.
-impl<E: fmt::Debug + fmt::Display> Error for GroupError<E> {
+/// error too (`Box<dyn Error>` is not itself an `Error`) and `?` works on it.
+///
+/// `Failed` is transparent (thiserror's `#[error(transparent)]`): it displays as the
+/// member's error, and `source` is that error's own `source`, so a chain printer
+/// (anyhow's `{:#}`, `std::error::Report`) shows the member's message once, then its
+/// causes. Causes are reached when the member error is a boxed error ([`BoxError`](crate::BoxError)
+/// and its kin), an `io::Error`, or one of this crate's errors over `BoxError`; for
+/// another concrete type, take it with [`failure`](GroupError::failure) and walk its
+/// own `source` (stable Rust cannot ask a generic `E` whether it is an `Error`).
+/// `Panicked` and `Limit` show the panic's message and the limit error in their own
+/// message and have no further cause (the [`Panic`] is at [`panic`](GroupError::panic)).
+///
+/// ```
+/// use std::error::Error;
+/// use std::fmt;
+/// use steadfast::{BoxError, Group};
+///
+/// #[derive(Debug)]
+/// struct ReadingConfig(std::io::Error);
+/// impl fmt::Display for ReadingConfig {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str("reading the config failed") }
+/// }
+/// impl Error for ReadingConfig {
+///     fn source(&self) -> Option<&(dyn Error + 'static)> { Some(&self.0) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut group: Group = Group::new();
+/// group.spawn(async {
+///     Err::<(), BoxError>(Box::new(ReadingConfig(std::io::Error::other("disk full"))))
+/// }).await;
+/// let err = group.wait().await.unwrap_err();
+/// assert_eq!(err.to_string(), "reading the config failed");
+/// assert_eq!(err.source().unwrap().to_string(), "disk full");
+/// # }
+/// ```
+impl<E: fmt::Debug + fmt::Display + 'static> Error for GroupError<E> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
-            GroupError::Failed(_) => None,
-            GroupError::Panicked(p) => Some(p),
-            GroupError::Aborted => None,
-            GroupError::Limit(l) => Some(l),
+            GroupError::Failed(e) => crate::error::member_source(e),
+            // Their message is already in `Display`; a source would print it twice.
+            GroupError::Panicked(_) | GroupError::Aborted | GroupError::Limit(_) => None,
         }
     }
 }

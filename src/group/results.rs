@@ -6,7 +6,7 @@ use super::cause::CancelCause;
 use super::engine::Engine;
 use super::error::{GroupError, LimitError, LimitReached};
 use super::spawner::Spawner;
-use crate::{BoxError, CancellationToken, Joined};
+use crate::{BoxError, CancellationToken, Joined, Panic};
 
 /// A [`Group`](crate::Group) whose members return values: `results[i]` is the result of
 /// the `i`-th member submitted, whatever order they finish in.
@@ -236,9 +236,16 @@ impl<T, E> std::fmt::Debug for ResultGroup<T, E> {
 /// Maps `items` through `f` concurrently, at most `limit` at a time, and returns the
 /// results in input order.
 ///
-/// The first failure cancels the map: no further item is submitted (at most `limit`
-/// already queued items and the one waiting for a slot still run, seeing the cancelled
-/// token), and the error is returned once every started item has ended.
+/// The first failure (an `Err` or a panic) ends the map **at once**, as
+/// [`futures::future::try_join_all`](https://docs.rs/futures/latest/futures/future/fn.try_join_all.html)
+/// does: `f` is called for no further item, the items still running are aborted (at their
+/// next `.await`; each is gone before `try_map` returns), and the error is returned
+/// without waiting for them. `f` is given no token: an item that must clean up before it
+/// goes (Go's errgroup, where the rest see the cancelled context and are waited for)
+/// belongs in a [`ResultGroup`], whose members watch its [`token`](ResultGroup::token)
+/// and whose [`wait`](ResultGroup::wait) waits for all of them.
+///
+/// `f` is called lazily, once a slot is free, so at most `limit` items exist at once.
 ///
 /// # Errors
 ///
@@ -249,13 +256,32 @@ impl<T, E> std::fmt::Debug for ResultGroup<T, E> {
 ///
 /// Outside a tokio runtime.
 ///
+/// # Cancel safety
+///
+/// Dropping the returned future aborts every item still running.
+///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// use std::time::Duration;
+///
 /// let squares = steadfast::try_map(1..=5_u64, 2, |n| async move { Ok::<_, String>(n * n) }).await;
 /// assert_eq!(squares.unwrap(), vec![1, 4, 9, 16, 25]);
 ///
 /// let err = steadfast::try_map(1..=5_u64, 0, |n| async move { Ok::<_, String>(n) }).await;
 /// assert!(matches!(err, Err(steadfast::GroupError::Limit(steadfast::LimitError::Zero))));
+///
+/// // Item 2 fails at once: the error comes back at once, the slow items are aborted.
+/// let start = tokio::time::Instant::now();
+/// let err = steadfast::try_map(1..=3_u64, 3, |n| async move {
+///     if n == 2 {
+///         return Err(format!("item {n} is bad"));
+///     }
+///     tokio::time::sleep(Duration::from_secs(60)).await;
+///     Ok(n)
+/// })
+/// .await;
+/// assert_eq!(err.unwrap_err().to_string(), "item 2 is bad");
+/// assert!(start.elapsed() < Duration::from_secs(1));
 /// # }
 /// ```
 pub async fn try_map<I, F, Fut, T, E>(items: I, limit: usize, mut f: F) -> Result<Vec<T>, GroupError<E>>
@@ -266,13 +292,48 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    let mut group = ResultGroup::new();
-    group.set_limit(limit)?;
-    for item in items {
-        if group.token().is_cancelled() {
-            break;
-        }
-        group.spawn(f(item)).await;
+    if limit == 0 {
+        return Err(GroupError::Limit(LimitError::Zero));
     }
-    group.wait().await
+    let mut running = tokio::task::JoinSet::new();
+    let mut results: Vec<Option<T>> = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        if running.len() >= limit {
+            let Some(done) = running.join_next().await else {
+                unreachable!("a full set has a task to join")
+            };
+            settle(done, &mut results, &mut running).await?;
+        }
+        results.push(None);
+        let item = f(item);
+        running.spawn(async move { (index, item.await) });
+    }
+    while let Some(done) = running.join_next().await {
+        settle(done, &mut results, &mut running).await?;
+    }
+    Ok(results
+        .into_iter()
+        .map(|value| value.expect("every item settled"))
+        .collect())
+}
+
+/// Records one finished item of [`try_map`]; on a failure, aborts the rest, waits until
+/// they are gone, and returns the failure.
+async fn settle<T: 'static, E: 'static>(
+    done: Result<(usize, Result<T, E>), tokio::task::JoinError>,
+    results: &mut [Option<T>],
+    running: &mut tokio::task::JoinSet<(usize, Result<T, E>)>,
+) -> Result<(), GroupError<E>> {
+    let error = match done {
+        Ok((index, Ok(value))) => {
+            results[index] = Some(value);
+            return Ok(());
+        }
+        Ok((_, Err(error))) => GroupError::Failed(error),
+        Err(joined) if joined.is_panic() => GroupError::Panicked(Panic::from_payload(joined.into_panic())),
+        // Aborted from outside: only when the runtime shuts down.
+        Err(_) => GroupError::Aborted,
+    };
+    running.shutdown().await;
+    Err(error)
 }

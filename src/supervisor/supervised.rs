@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use super::spec::ChildSpec;
 use crate::agent::{AgentError, DEFAULT_CALL_TIMEOUT};
-use crate::gen_server::{CallError, CastError, GenServer, Options, Server};
+use crate::gen_server::{CallError, CastError, GenServer, HandleInfo, HandleRequest, Options, Server};
 use crate::lifecycle::ExitError;
 use crate::{Agent, BoxError, CancellationToken};
 
@@ -364,6 +364,53 @@ impl<G: GenServer> SupervisedServer<G> {
             // It went down under this call, which was not handled.
             Err(CallError::Stopped) if self.current.supervisor_lives() => Err(CallError::Restarting),
             outcome => outcome,
+        }
+    }
+
+    /// [`Server::request`] (a typed request) on the current incarnation, waiting for one
+    /// (within the timeout) while the child restarts: [`call`](SupervisedServer::call)
+    /// with a reply type per request type.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](SupervisedServer::call).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Server::request`].
+    pub async fn request<M: Send + 'static>(
+        &self,
+        request: M,
+    ) -> Result<<G as HandleRequest<M>>::Response, CallError<G::Error>>
+    where
+        G: HandleRequest<M>,
+    {
+        let deadline = Deadline::after(self.timeout);
+        let server = self.current.live(deadline).await.map_err(|why| match why {
+            Unavailable::Gone => CallError::Stopped,
+            Unavailable::Timeout => CallError::Timeout(self.timeout),
+        })?;
+        match server.request_timeout(request, deadline.left()).await {
+            // It went down under this request, which was not handled.
+            Err(CallError::Stopped) if self.current.supervisor_lives() => Err(CallError::Restarting),
+            outcome => outcome,
+        }
+    }
+
+    /// [`Server::info`] (a typed cast) to the current incarnation; fails at once while
+    /// the child restarts.
+    ///
+    /// # Errors
+    ///
+    /// [`CastError::Stopped`] when no incarnation is running right now; as
+    /// [`Server::info`] otherwise.
+    pub fn info<M: Send + 'static>(&self, message: M) -> Result<(), CastError<M>>
+    where
+        G: HandleInfo<M>,
+    {
+        match self.current.now() {
+            Some(server) => server.info(message),
+            None => Err(CastError::Stopped(message)),
         }
     }
 
