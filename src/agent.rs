@@ -50,8 +50,11 @@ pub enum AgentError {
     /// Only from a [`SupervisedAgent`](crate::supervisor::SupervisedAgent): the
     /// incarnation this call reached went down before applying it, and its supervisor
     /// still runs (it restarts the child, or stopped it on purpose). The closure was not
-    /// applied; calling again waits for the next incarnation.
-    #[error("the supervised agent went down before applying this call; it was not applied, call again")]
+    /// applied; calling again waits for the next incarnation. A cast made while no
+    /// incarnation runs gets it too (it cannot wait).
+    #[error(
+        "the supervised agent is between incarnations (restarting); the operation was not applied, send it again"
+    )]
     Restarting,
 }
 

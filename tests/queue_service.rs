@@ -110,10 +110,19 @@ fn every_message_is_processed_or_dead_lettered_exactly_once() {
 
 #[test]
 fn the_same_seed_gives_the_same_accounting() {
-    let a = summary(&run(&["--messages", "2000", "--seed", "11"]));
-    let b = summary(&run(&["--messages", "2000", "--seed", "11"]));
+    let (first, second) = (
+        run(&["--messages", "2000", "--seed", "11"]),
+        run(&["--messages", "2000", "--seed", "11"]),
+    );
+    let (a, b) = (summary(&first), summary(&second));
     for key in ["processed", "dead_lettered", "restarts", "lost"] {
-        assert_eq!(a[key], b[key], "{key}");
+        assert_eq!(
+            a[key],
+            b[key],
+            "{key}\n=== first run\n{}\n=== second run\n{}",
+            printed(&first),
+            printed(&second)
+        );
     }
 }
 
@@ -130,7 +139,11 @@ fn a_high_malformed_ratio_escalates_and_still_accounts_for_everything() {
         "500",
     ]);
     let s = summary(&output);
-    assert!(!output.status.success(), "escalation exits non-zero");
+    assert!(
+        !output.status.success(),
+        "escalation exits non-zero\n{}",
+        printed(&output)
+    );
     assert_eq!(number(&s, "lost"), 0, "{}", printed(&output));
     assert_eq!(number(&s, "processed") + number(&s, "dead_lettered"), 20000);
     let stdout = String::from_utf8_lossy(&output.stdout);

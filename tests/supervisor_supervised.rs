@@ -108,9 +108,10 @@ async fn server_handle_waits_for_the_next_incarnation_within_its_timeout() {
         impatient.call(Req::Generation).await,
         Err(CallError::Timeout(_))
     ));
+    // Between incarnations while the supervisor lives: Restarting, never Stopped.
     assert!(matches!(
         echo.cast(()),
-        Err(steadfast::gen_server::CastError::Stopped(()))
+        Err(steadfast::gen_server::CastError::Restarting(()))
     ));
     assert_eq!(echo.call(Req::Generation).await.unwrap(), 2);
 
@@ -341,7 +342,8 @@ async fn a_brutally_killed_incarnation_is_unpublished_and_its_agent_ends() {
         impatient.get_with(|n| *n).await,
         Err(AgentError::Timeout(_))
     ));
-    assert!(matches!(agent.cast(|n| *n += 1), Err(AgentError::Stopped)));
+    // Terminated, not gone: the supervisor lives, so the cast is refused as Restarting.
+    assert!(matches!(agent.cast(|n| *n += 1), Err(AgentError::Restarting)));
     assert_eq!(
         common::settle_alive_tasks(before + 1).await,
         before + 1,

@@ -93,13 +93,17 @@ pub enum CastError<M> {
     Stopped(M),
     /// The bounded mailbox is full (the "fail" policy; `cast_wait` waits instead).
     Full(M),
+    /// Only from a [`SupervisedServer`](crate::supervisor::SupervisedServer): the child
+    /// is between incarnations (restarting) while its supervisor runs; send it again
+    /// once it is back. Never `Stopped` while the supervisor lives.
+    Restarting(M),
 }
 
 impl<M> CastError<M> {
     /// Gives the message back.
     pub fn into_inner(self) -> M {
         match self {
-            CastError::Stopped(m) | CastError::Full(m) => m,
+            CastError::Stopped(m) | CastError::Full(m) | CastError::Restarting(m) => m,
         }
     }
 }
@@ -109,6 +113,7 @@ impl<M> fmt::Debug for CastError<M> {
         match self {
             CastError::Stopped(_) => f.write_str("Stopped(..)"),
             CastError::Full(_) => f.write_str("Full(..)"),
+            CastError::Restarting(_) => f.write_str("Restarting(..)"),
         }
     }
 }
@@ -119,6 +124,9 @@ impl<M> fmt::Display for CastError<M> {
             CastError::Stopped(_) => f.write_str("the server has stopped; the message was not sent"),
             CastError::Full(_) => f.write_str(
                 "the server's mailbox is full; the message was not sent (retry later, or use `cast_wait` to wait for space)",
+            ),
+            CastError::Restarting(_) => f.write_str(
+                "the supervised server is restarting; the message was not sent (send it again once it is back)",
             ),
         }
     }

@@ -77,6 +77,7 @@ pub use mailbox::Mailbox;
 pub use pending::PendingCall;
 pub use request::HandleRequest;
 pub use server::Server;
+pub(crate) use server::start_early;
 
 use crate::agent::DEFAULT_CALL_TIMEOUT;
 

@@ -1,6 +1,7 @@
 //! The server task and its handle.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -602,6 +603,34 @@ pub(crate) async fn start<G: GenServer>(
     server: G,
     options: Options,
 ) -> Result<Server<G>, StartError<G::Error>> {
+    let (server, init) = start_early(server, options)?;
+    init.await?;
+    Ok(server)
+}
+
+/// Starts the server task now and returns its handle at once, with a future that
+/// resolves when `init` has finished. Messages sent meanwhile wait in the mailbox and
+/// are handled after `init` (as OTP's registered name takes messages during `init`);
+/// if `init` fails they are dropped and their callers get `Stopped`. Used by `start`,
+/// and by supervised servers, which publish their handle before `init` ends.
+///
+/// Dropping the returned future before it completes aborts the server task: nothing
+/// outlives the caller that gave up on it. When `init` failed, the future resolves only
+/// after the task (and so its timers, which it awaits) has ended.
+#[allow(
+    clippy::type_complexity,
+    reason = "an `impl Future` cannot be named by an alias"
+)]
+pub(crate) fn start_early<G: GenServer>(
+    server: G,
+    options: Options,
+) -> Result<
+    (
+        Server<G>,
+        impl Future<Output = Result<(), StartError<G::Error>>> + Send,
+    ),
+    StartError<G::Error>,
+> {
     let (tx, rx) = mailbox::channel(options.mailbox).ok_or(StartError::ZeroCapacity)?;
     let life = Lifecycle::new();
     let myself = WeakServer {
@@ -619,26 +648,26 @@ pub(crate) async fn start<G: GenServer>(
         life.guard(),
     ));
     let _ = life.task.set(task.id());
-    // If `start` is dropped while `init` runs, the server task goes with it: nothing
-    // outlives the caller that gave up on it.
     let abort_if_cancelled = AbortOnDrop(task.abort_handle());
-    let failed = match started.await {
-        Ok(Ok(())) => {
-            std::mem::forget(abort_if_cancelled);
-            return Ok(Server {
-                tx,
-                life,
-                timeout: options.call_timeout,
-            });
-        }
-        Ok(Err(error)) => error,
-        Err(_) => StartError::Aborted,
+    let init = async move {
+        let failed = match started.await {
+            Ok(Ok(())) => {
+                std::mem::forget(abort_if_cancelled);
+                return Ok(());
+            }
+            Ok(Err(error)) => error,
+            Err(_) => StartError::Aborted,
+        };
+        std::mem::forget(abort_if_cancelled);
+        let _ = task.await;
+        Err(failed)
     };
-    // Nothing the failed server started outlives `start`: its task (and so its timers,
-    // which it awaits) has ended before the error is returned.
-    std::mem::forget(abort_if_cancelled);
-    let _ = task.await;
-    Err(failed)
+    let server = Server {
+        tx,
+        life,
+        timeout: options.call_timeout,
+    };
+    Ok((server, init))
 }
 
 /// Aborts the server task unless `start` finished (then it is forgotten).

@@ -35,7 +35,10 @@ use crate::{BoxError, CancellationToken, Panic};
 pub(crate) struct ExitMsg {
     id: u64,
     incarnation: u64,
-    outcome: Result<Result<(), BoxError>, Panic>,
+    /// `Err` with the crash described: rendered in the child's own task, where a
+    /// panicking `Display` or `Drop` of the error (user code) is caught too, so that
+    /// nothing of the child's runs on the supervisor's task.
+    outcome: Result<(), String>,
 }
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, SupervisorError>>;
@@ -266,9 +269,11 @@ impl Core {
             if let Err(panic) = Panic::catch(|| hook(&event)) {
                 tracing::error!(supervisor = %self.path, message = panic.message(), event = ?event,
                     "supervisor event hook panicked; the supervisor carries on");
+                let message = panic.message().to_owned();
+                drop_payload(panic);
                 let mut node = self.node.lock();
                 node.hook_panics += 1;
-                node.last_hook_panic = Some(panic.message().to_owned());
+                node.last_hook_panic = Some(message);
             }
         }
     }
@@ -308,10 +313,15 @@ impl Core {
             supervisor = %self.path, child = %child.spec.name, incarnation = number);
         let (future, nested): (ChildFuture, _) = match &child.spec.kind {
             ChildKind::Worker(start) => {
-                let start = start.clone();
-                let token = token.clone();
-                // The start function runs inside the task, under the panic catcher.
-                (Box::pin(async move { start(token).await }), None)
+                // The start function runs now, as OTP's `start_link` does before the
+                // supervisor starts the next child: a supervised agent or server is
+                // reachable through its handle as soon as this returns. A panic in it is
+                // this incarnation's crash, reported like a panic of its future.
+                let future: ChildFuture = match span.in_scope(|| Panic::catch(|| start(token.clone()))) {
+                    Ok(future) => future,
+                    Err(panic) => Box::pin(async move { panic.resume() }),
+                };
+                (future, None)
             }
             ChildKind::Supervisor(builder) => {
                 let path = format!("{}/{}", self.path, child.spec.name);
@@ -328,7 +338,7 @@ impl Core {
         };
         let exits = self.exits_tx.clone();
         let task = async move {
-            let outcome = CatchPanic::new(future).await;
+            let outcome = describe(CatchPanic::new(future).await);
             let _ = exits.send(ExitMsg {
                 id,
                 incarnation,
@@ -494,13 +504,9 @@ impl Core {
         }
         let child = self.child_mut(id);
         let crashed = match exit.outcome {
-            Ok(Ok(())) => false,
-            Ok(Err(error)) => {
-                child.last_error = Some(error.to_string().into());
-                true
-            }
-            Err(panic) => {
-                child.last_error = Some(format!("panicked: {}", panic.message()).into());
+            Ok(()) => false,
+            Err(error) => {
+                child.last_error = Some(error.into());
                 true
             }
         };
@@ -794,5 +800,33 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Describes how an incarnation ended, in its own task: `Err` with the error's message,
+/// or `panicked: ...`. The error and the panic payload are displayed and dropped under a
+/// panic catcher, so that a panicking `Display` or `Drop` of theirs is reported as part
+/// of the crash instead of unwinding anything.
+fn describe(outcome: Result<Result<(), BoxError>, Panic>) -> Result<(), String> {
+    let described = Panic::catch(move || match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(panic) => Err(format!("panicked: {}", panic.message())),
+    });
+    described.unwrap_or_else(|panic| {
+        let message = format!(
+            "crashed, and reporting its error panicked too: {}",
+            panic.message()
+        );
+        drop_payload(panic);
+        Err(message)
+    })
+}
+
+/// Drops a caught panic whose payload's own `Drop` may panic again: caught once more,
+/// and a payload that panics even then is leaked rather than let unwind.
+fn drop_payload(panic: Panic) {
+    if let Err(again) = Panic::catch(move || drop(panic)) {
+        std::mem::forget(again);
     }
 }

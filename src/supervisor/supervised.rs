@@ -25,6 +25,7 @@ use tokio::time::Instant;
 
 use super::spec::ChildSpec;
 use crate::agent::{AgentError, DEFAULT_CALL_TIMEOUT};
+use crate::gen_server::start_early;
 use crate::gen_server::{CallError, CastError, GenServer, HandleInfo, HandleRequest, Options, Server};
 use crate::lifecycle::ExitError;
 use crate::{Agent, BoxError, CancellationToken};
@@ -118,6 +119,15 @@ impl<H: Incarnation> Current<H> {
         self.published.has_changed().is_ok()
     }
 
+    /// A cast refused as `Stopped` while the supervisor lives is `Restarting`: the
+    /// child is between incarnations, not gone.
+    fn refuse_while_restarting<M>(&self, sent: Result<(), CastError<M>>) -> Result<(), CastError<M>> {
+        match sent {
+            Err(CastError::Stopped(m)) if self.supervisor_lives() => Err(CastError::Restarting(m)),
+            other => other,
+        }
+    }
+
     /// The incarnation running now, if it takes requests.
     fn now(&self) -> Option<H> {
         match self.published.borrow().as_ref() {
@@ -144,15 +154,28 @@ impl<H> Publisher<H> {
     }
 }
 
-/// Clears the slot when its incarnation's task ends, however it ends: an aborted
-/// incarnation (a brutal kill, a shutdown timeout) must not stay published, which would
-/// keep its agent or server alive and reachable.
-struct Unpublish<'a, H> {
-    publisher: &'a Publisher<H>,
+/// An incarnation's handle in the slot, published when the supervisor starts it (before
+/// the next child starts, as OTP's `start_link`). Dropping it clears the slot, however
+/// the incarnation ends: an aborted incarnation (a brutal kill, a shutdown timeout) or
+/// one whose `init` failed must not stay published, which would keep its agent or
+/// server alive and reachable.
+struct Published<H> {
+    publisher: Arc<Publisher<H>>,
     tag: u64,
 }
 
-impl<H> Drop for Unpublish<'_, H> {
+impl<H> Published<H> {
+    fn new(publisher: &Arc<Publisher<H>>, handle: H) -> Self {
+        let tag = publisher.next.fetch_add(1, Ordering::Relaxed);
+        publisher.slot.send_replace(Some((tag, handle)));
+        Self {
+            publisher: Arc::clone(publisher),
+            tag,
+        }
+    }
+}
+
+impl<H> Drop for Published<H> {
     fn drop(&mut self) {
         self.publisher.slot.send_if_modified(|slot| {
             let ours = slot.as_ref().is_some_and(|(tag, _)| *tag == self.tag);
@@ -164,9 +187,9 @@ impl<H> Drop for Unpublish<'_, H> {
     }
 }
 
-/// Runs one incarnation: publish, then wait for its end or for cancellation.
+/// Runs one published incarnation: waits for its end or for cancellation.
 async fn serve_incarnation<H, Stop, Ended>(
-    publisher: &Publisher<H>,
+    unpublish: Published<H>,
     handle: H,
     cancel: CancellationToken,
     stop: impl FnOnce(H) -> Stop,
@@ -177,9 +200,6 @@ where
     Stop: Future<Output = Result<(), ExitError>>,
     Ended: Future<Output = Result<(), ExitError>>,
 {
-    let tag = publisher.next.fetch_add(1, Ordering::Relaxed);
-    publisher.slot.send_replace(Some((tag, handle.clone())));
-    let unpublish = Unpublish { publisher, tag };
     let outcome = tokio::select! {
         () = cancel.cancelled() => {
             drop(unpublish);
@@ -296,12 +316,20 @@ impl<S: Send + 'static> SupervisedAgent<S> {
     ///
     /// # Errors
     ///
-    /// [`AgentError::Stopped`] when no incarnation is running right now.
+    /// [`AgentError::Restarting`] when no incarnation takes operations right now while
+    /// the supervisor runs; [`AgentError::Stopped`] only once the supervisor is gone.
     pub fn cast(&self, f: impl FnOnce(&mut S) + Send + 'static) -> Result<(), AgentError> {
-        match self.current.now() {
-            Some(agent) => agent.cast(f),
-            None => Err(AgentError::Stopped),
-        }
+        let refused = match self.current.now() {
+            Some(agent) => match agent.cast(f) {
+                Err(AgentError::Stopped) => AgentError::Stopped,
+                other => return other,
+            },
+            None => AgentError::Stopped,
+        };
+        Err(match refused {
+            AgentError::Stopped if self.current.supervisor_lives() => AgentError::Restarting,
+            other => other,
+        })
     }
 }
 
@@ -408,10 +436,10 @@ impl<G: GenServer> SupervisedServer<G> {
     where
         G: HandleInfo<M>,
     {
-        match self.current.now() {
+        self.current.refuse_while_restarting(match self.current.now() {
             Some(server) => server.info(message),
             None => Err(CastError::Stopped(message)),
-        }
+        })
     }
 
     /// [`Server::cast`] to the current incarnation; fails at once while the child
@@ -419,13 +447,14 @@ impl<G: GenServer> SupervisedServer<G> {
     ///
     /// # Errors
     ///
-    /// [`CastError::Stopped`] when no incarnation is running right now; as
+    /// [`CastError::Restarting`] when no incarnation takes messages right now while the
+    /// supervisor runs ([`CastError::Stopped`] only once the supervisor is gone); as
     /// [`Server::cast`] otherwise.
     pub fn cast(&self, message: G::Cast) -> Result<(), CastError<G::Cast>> {
-        match self.current.now() {
+        self.current.refuse_while_restarting(match self.current.now() {
             Some(server) => server.cast(message),
             None => Err(CastError::Stopped(message)),
-        }
+        })
     }
 }
 
@@ -451,11 +480,11 @@ impl ChildSpec {
     {
         let (publisher, published) = Publisher::<Agent<S>>::new();
         let spec = ChildSpec::new(name, move |cancel| {
-            let publisher = Arc::clone(&publisher);
             let agent = Agent::new(init());
+            let published = Published::new(&publisher, agent.clone());
             async move {
                 serve_incarnation(
-                    &publisher,
+                    published,
                     agent,
                     cancel,
                     |a| async move { a.stop().await },
@@ -486,12 +515,16 @@ impl ChildSpec {
         let (publisher, published) = Publisher::<Server<G>>::new();
         let timeout = options.default_call_timeout();
         let spec = ChildSpec::new(name, move |cancel| {
-            let publisher = Arc::clone(&publisher);
-            let start = init().start_with(options.clone());
+            // The server's task runs `init` now and its handle is published at once:
+            // calls and casts made meanwhile wait in its mailbox (as OTP's registered
+            // name takes messages during `init`).
+            let started = start_early(init(), options.clone())
+                .map(|(server, init)| (Published::new(&publisher, server.clone()), server, init));
             async move {
-                let server = start.await.map_err(|error| format!("{error}"))?;
+                let (published, server, init) = started.map_err(|error| format!("{error}"))?;
+                init.await.map_err(|error| format!("{error}"))?;
                 serve_incarnation(
-                    &publisher,
+                    published,
                     server,
                     cancel,
                     |s| async move { s.stop().await },
